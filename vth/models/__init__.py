@@ -1,0 +1,41 @@
+"""Domain models: MBA profiles and emission limits, sensors, detections and alerts."""
+
+from vth.models.alert import Alert, Candidate
+from vth.models.detection import AlertKind, Detection, Severity, severity_for
+from vth.models.errors import FieldProblem, ProfileError
+from vth.models.lhso import LhsoSuggestion, suggest_lhso
+from vth.models.loading import load_profile, load_profiles, parse_profile
+from vth.models.profile import (
+    EmissionLimit,
+    HeatSource,
+    Location,
+    MbaProfile,
+    OperatingHours,
+    PercentileRule,
+    Sensor,
+    Source,
+)
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "Candidate",
+    "Detection",
+    "EmissionLimit",
+    "FieldProblem",
+    "HeatSource",
+    "LhsoSuggestion",
+    "Location",
+    "MbaProfile",
+    "OperatingHours",
+    "PercentileRule",
+    "ProfileError",
+    "Sensor",
+    "Severity",
+    "Source",
+    "load_profile",
+    "load_profiles",
+    "parse_profile",
+    "severity_for",
+    "suggest_lhso",
+]

@@ -1,0 +1,94 @@
+"""Alerts: detections made ready for inspectors (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from vth.models.detection import AlertKind, Detection, Severity
+from vth.models.lhso import LhsoSuggestion, suggest_lhso
+from vth.models.timeutil import as_utc
+
+_ALERT_NAMESPACE = uuid.UUID("6f1c7e36-6c55-4c8e-9d2a-3f1f0b2a9e11")
+
+
+class Candidate(BaseModel):
+    """A candidate source MBA with its attribution score (0..1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mba_id: str
+    score: float = Field(ge=0, le=1)
+
+
+class Alert(BaseModel):
+    """An alert for inspectors; also the ``data`` of the CloudEvent that forwards it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    mba_id: str
+    source_id: str | None = None
+    sensor_id: str | None = None
+    detector: str
+    kind: AlertKind
+    substance: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime
+    value: float | None = None
+    limit: float | None = None
+    unit: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    severity: Severity = "medium"
+    lhso: LhsoSuggestion
+    candidates: list[Candidate] = Field(default_factory=list)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    _utc = field_validator("start", "end", "created_at")(as_utc)
+
+    @field_validator("end")
+    @classmethod
+    def _end_not_before_start(cls, end: datetime, info: Any) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError("end is before start")
+        return end
+
+    @classmethod
+    def from_detection(cls, detection: Detection) -> Alert:
+        """Turn a detection into an alert.
+
+        The id is derived from what identifies the event (detector, MBA, source,
+        sensor, substance, start), so detecting the same event again, or receiving
+        it twice, yields the same alert id and the store keeps one alert.
+        """
+        d = detection
+        key = "|".join(
+            str(x)
+            for x in (d.detector, d.kind, d.mba_id, d.source_id, d.sensor_id, d.substance,
+                      d.start.isoformat())
+        )
+        return cls(
+            id=str(uuid.uuid5(_ALERT_NAMESPACE, key)),
+            mba_id=d.mba_id,
+            source_id=d.source_id,
+            sensor_id=d.sensor_id,
+            detector=d.detector,
+            kind=d.kind,
+            substance=d.substance,
+            start=d.start,
+            end=d.end,
+            value=d.value,
+            limit=d.limit,
+            unit=d.unit,
+            lat=d.lat,
+            lon=d.lon,
+            severity=d.severity,
+            lhso=suggest_lhso(d.exceedance_factor, d.duration_s, d.substance),
+            evidence=d.evidence,
+        )

@@ -1,0 +1,66 @@
+"""Detections: what a detector found, before it becomes an alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from vth.models.timeutil import as_utc
+
+AlertKind = Literal[
+    "exceedance", "peak", "gas_incident", "heat_anomaly", "methane_plume", "sensor_fault"
+]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class Detection(BaseModel):
+    """One finding of a detector over a span of time, for one MBA source and substance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    detector: str
+    kind: AlertKind
+    mba_id: str
+    source_id: str | None = None
+    sensor_id: str | None = None
+    substance: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime
+    value: float | None = Field(default=None, description="Worst value over the span.")
+    limit: float | None = None
+    unit: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    severity: Severity = "medium"
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+    _utc = field_validator("start", "end")(as_utc)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the span in seconds."""
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def exceedance_factor(self) -> float | None:
+        """``value / limit`` when both are known."""
+        if self.value is None or self.limit is None or self.limit <= 0:
+            return None
+        return self.value / self.limit
+
+
+def severity_for(factor: float | None) -> Severity:
+    """Severity from how far a value exceeds its limit (value / limit)."""
+    if factor is None:
+        return "medium"
+    if factor >= 3:
+        return "critical"
+    if factor >= 1.5:
+        return "high"
+    if factor >= 1.1:
+        return "medium"
+    return "low"
+
+

@@ -1,0 +1,117 @@
+"""Reading MBA profiles from YAML files, reporting every invalid field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from vth.models.errors import FieldProblem, ProfileError
+from vth.models.profile import MbaProfile
+
+PROFILE_SUFFIXES = (".yaml", ".yml")
+
+
+def field_path(loc: Iterable[int | str]) -> str:
+    """Render a pydantic error location as ``sources[0].limits[1].value``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def problems_from_validation(file: str, error: ValidationError) -> list[FieldProblem]:
+    """One :class:`FieldProblem` per pydantic error, with the field path and reason."""
+    problems = []
+    for err in error.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+            shown = repr(err["input"])
+            if len(shown) <= 60:
+                reason += f" (got {shown})"
+        problems.append(FieldProblem(file, field_path(loc), reason))
+    return problems
+
+
+def parse_profile(data: Any, file: str = "<profile>") -> MbaProfile:
+    """Validate already-parsed YAML/JSON data as an MBA profile."""
+    if not isinstance(data, dict):
+        raise ProfileError.single(file, "", "a profile must be a mapping of fields")
+    try:
+        return MbaProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(problems_from_validation(file, exc)) from None
+
+
+def load_profile(path: Path | str) -> MbaProfile:
+    """Read and validate one profile YAML file.
+
+    Raises
+    ------
+    ProfileError
+        With the file, field path and reason of every problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError.single(path, "", f"cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProfileError.single(path, where, f"not valid YAML: {problem}") from None
+    return parse_profile(data, str(path))
+
+
+def profile_files(directory: Path | str) -> list[Path]:
+    """The profile files in a directory (or the file itself), sorted."""
+    directory = Path(directory)
+    if directory.is_file():
+        return [directory]
+    if not directory.is_dir():
+        raise ProfileError.single(directory, "", "no such profile file or directory")
+    return sorted(p for p in directory.iterdir() if p.suffix in PROFILE_SUFFIXES)
+
+
+def load_profiles(directory: Path | str) -> dict[str, MbaProfile]:
+    """Read every profile in a directory, keyed by MBA id.
+
+    All files are checked before failing, so one run reports every problem.
+
+    Raises
+    ------
+    ProfileError
+        Listing every invalid field of every file, and duplicate MBA ids.
+    """
+    problems: list[FieldProblem] = []
+    profiles: dict[str, MbaProfile] = {}
+    origin: dict[str, Path] = {}
+    files = profile_files(directory)
+    if not files:
+        raise ProfileError.single(directory, "", "no *.yaml or *.yml profiles found")
+    for path in files:
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if profile.id in profiles:
+            problems.append(
+                FieldProblem(str(path), "id", f"MBA id {profile.id!r} is also used by {origin[profile.id]}")
+            )
+            continue
+        profiles[profile.id] = profile
+        origin[profile.id] = path
+    if problems:
+        raise ProfileError(problems)
+    return profiles

@@ -1,0 +1,12 @@
+"""Time conventions of the models: every timestamp is timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return an aware datetime converted to UTC (validator for pydantic fields)."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone (ISO-8601 with Z or an offset)")
+    return value.astimezone(UTC)

@@ -1,0 +1,95 @@
+"""Settings of a vth-sensing deployment, from environment variables or a TOML file.
+
+Environment variables start with ``VTH_`` (``VTH_BROKER_URL``, ``VTH_DATABASE_URL``, ...).
+A TOML file named by ``VTH_CONFIG`` (or passed as ``--config``) gives the same fields;
+environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Configuration of the service (API, gateway and detection loop)."""
+
+    model_config = SettingsConfigDict(env_prefix="VTH_", extra="forbid")
+
+    profiles_dir: Path = Field(
+        default=Path("examples/profiles"), description="Directory of MBA profile YAML files."
+    )
+    database_url: str = Field(
+        default="sqlite:///var/vth.db", description="SQLAlchemy URL of the alert store."
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="mqtt://host:port or mqtts://host:port; unset starts the embedded broker.",
+    )
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_client_id: str = "vth-gateway"
+    mqtt_protocol: str = Field(default="3.1.1", description="'3.1.1' or '5'.")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// brokers.")
+    topic_template: str = Field(default="vth/{mba_id}/{sensor_id}")
+    embedded_broker_port: int = Field(default=1883, ge=0, le=65535, description="0 picks a free port.")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    detect_interval_s: float = Field(default=5.0, gt=0)
+    buffer_retention_h: float = Field(
+        default=48.0, gt=0, description="Hours of samples kept in memory for detection."
+    )
+    max_future_s: float = Field(
+        default=300.0, ge=0, description="Samples stamped further ahead than this are quarantined."
+    )
+    quarantine_path: Path = Field(default=Path("var/quarantine.jsonl"))
+    journal_path: Path | None = Field(
+        default=Path("var/journal.jsonl"),
+        description="Append-only journal of accepted messages, replayed on start; unset: off.",
+    )
+
+    @field_validator("mqtt_protocol")
+    @classmethod
+    def _protocol(cls, value: str) -> str:
+        if value not in ("3.1.1", "5"):
+            raise ValueError("mqtt_protocol must be '3.1.1' or '5'")
+        return value
+
+    @field_validator("topic_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{mba_id}" not in value or "{sensor_id}" not in value:
+            raise ValueError("topic_template must contain {mba_id} and {sensor_id}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order: explicit arguments, environment, then the TOML file of ``VTH_CONFIG``."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("VTH_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, an optional TOML file and explicit overrides."""
+    if config is not None:
+        os.environ["VTH_CONFIG"] = str(config)
+    return Settings(**overrides)
