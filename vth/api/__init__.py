@@ -1,0 +1,1 @@
+"""The alert API: app factory, routers and the alert store."""

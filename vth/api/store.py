@@ -192,17 +192,20 @@ class AlertStore:
                         return sum(_write(conn, alert, now) for alert in batch)
                 except IntegrityError:
                     # Another writer inserted one of these ids after our UPDATE found
-                    # nothing. The transaction is rolled back; again, it updates.
+                    # no row. Ours was rolled back; the next attempt finds the row.
                     if attempt >= _MAX_ATTEMPTS:
                         raise
                     attempt += 1
 
     def get(self, alert_id: str) -> Alert | None:
-        """The stored alert with this id, or None."""
+        """Return the stored alert with this id, or None."""
         query = select(AlertRow.body, AlertRow.created_at).where(AlertRow.id == alert_id)
-        with self._failures(f"read alert {alert_id}"), self._serialised():
-            with self.engine.connect() as conn:
-                row = conn.execute(query).one_or_none()
+        with (
+            self._failures(f"read alert {alert_id}"),
+            self._serialised(),
+            self.engine.connect() as conn,
+        ):
+            row = conn.execute(query).one_or_none()
         return None if row is None else _alert_from_row(row.body, row.created_at)
 
     def count(
@@ -218,12 +221,11 @@ class AlertStore:
         """How many stored alerts match the filters (see :meth:`list`)."""
         where = _conditions(mba_id, kind, source_id, substance, since, until)
         query = select(func.count()).select_from(AlertRow).where(*where)
-        with self._failures("count alerts"), self._serialised():
-            with self.engine.connect() as conn:
-                return int(conn.execute(query).scalar_one())
+        with self._failures("count alerts"), self._serialised(), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def ping(self) -> bool:
-        """True when the database answers ``SELECT 1``; never raises."""
+        """Tell whether the database answers ``SELECT 1``; never raises."""
         try:
             with self._serialised(), self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -247,7 +249,9 @@ class AlertStore:
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Alert]:
-        """Stored alerts matching all given filters, newest ``start`` first, then by id.
+        """Return the stored alerts matching every given filter, newest ``start`` first.
+
+        Alerts that started at the same time are ordered by id.
 
         Parameters
         ----------
@@ -268,9 +272,8 @@ class AlertStore:
             .limit(limit)
             .offset(offset)
         )
-        with self._failures("list alerts"), self._serialised():
-            with self.engine.connect() as conn:
-                rows = conn.execute(query).all()
+        with self._failures("list alerts"), self._serialised(), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
         return [_alert_from_row(row.body, row.created_at) for row in rows]
 
     def _serialised(self) -> AbstractContextManager[object]:
@@ -293,15 +296,13 @@ def _write(conn: Connection, alert: Alert, now: datetime) -> bool:
     if updated.rowcount:
         return False
     conn.execute(
-        insert(AlertRow).values(
-            id=alert.id, created_at=alert.created_at, updated_at=now, **columns
-        )
+        insert(AlertRow).values(id=alert.id, created_at=alert.created_at, updated_at=now, **columns)
     )
     return True
 
 
 def _columns(alert: Alert) -> dict[str, Any]:
-    """The column values of an alert that an update replaces (all but id and created_at)."""
+    """Column values of an alert that an update replaces (all but id and created_at)."""
     return {
         "mba_id": alert.mba_id,
         "source_id": alert.source_id,
@@ -320,7 +321,7 @@ def _columns(alert: Alert) -> dict[str, Any]:
 
 
 def _alert_from_row(body: dict[str, Any], created_at: datetime) -> Alert:
-    """The alert of a row; ``created_at`` is when it was first stored."""
+    """Rebuild the alert of a row; ``created_at`` is when it was first stored."""
     return Alert.model_validate({**body, "created_at": created_at})
 
 
@@ -356,7 +357,7 @@ def _aware(value: datetime, name: str) -> datetime:
 
 
 def _reason(exc: SQLAlchemyError) -> str:
-    """The driver's message when there is one (not the SQL and its parameters)."""
+    """Describe a failure by the driver's message (not the SQL and its parameters)."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return f"{type(exc.orig).__name__}: {exc.orig}"
     return f"{type(exc).__name__}: {exc}"
@@ -369,7 +370,7 @@ def _is_sqlite_memory(url: URL) -> bool:
 
 
 def _create_engine(url: str) -> Engine:
-    """An engine for ``url``, with SQLite set up for threads and concurrent readers."""
+    """Create the engine for ``url``, with SQLite set up for threads and concurrent readers."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:

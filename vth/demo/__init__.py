@@ -1,0 +1,1 @@
+"""The demo: a simulator publishing realistic SenML streams for the example profiles."""

@@ -1,0 +1,1 @@
+"""Gateways: MQTT ingestion, payload decoders, quarantine, journal and the embedded broker."""

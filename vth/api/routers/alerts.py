@@ -1,0 +1,115 @@
+"""``/alerts``: list, read and submit alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from vth.api.deps import ProfilesDep, StoreDep
+from vth.models import Alert, AlertKind
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+@router.get(
+    "",
+    response_model=list[Alert],
+    summary="List alerts, newest first",
+    response_description="One page of alerts; X-Total-Count gives the number of all matches.",
+)
+def list_alerts(
+    store: StoreDep,
+    response: Response,
+    mba_id: str | None = None,
+    kind: AlertKind | None = None,
+    source_id: str | None = None,
+    substance: str | None = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Alerts still going at or after this ISO-8601 time (end >= since)."),
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None,
+        Query(description="Alerts started at or before this ISO-8601 time (start <= until)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Alert]:
+    """List stored alerts matching every given filter, ordered by start (newest first).
+
+    The ``X-Total-Count`` header holds how many alerts match in all, for paging.
+    """
+    total = store.count(
+        mba_id=mba_id,
+        kind=kind,
+        source_id=source_id,
+        substance=substance,
+        since=since,
+        until=until,
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return store.list(
+        mba_id=mba_id,
+        kind=kind,
+        source_id=source_id,
+        substance=substance,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/{alert_id}",
+    summary="Read one alert",
+    responses={status.HTTP_404_NOT_FOUND: {"description": "No alert with this id."}},
+)
+def get_alert(alert_id: str, store: StoreDep) -> Alert:
+    """Return the alert with this id, or 404."""
+    alert = store.get(alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
+    return alert
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Submit an alert (idempotent by id)",
+    responses={
+        status.HTTP_200_OK: {
+            "model": Alert,
+            "description": "An alert with this id existed and has been updated.",
+        },
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {
+            "description": "Invalid alert, or its mba_id is not a known MBA profile.",
+        },
+    },
+)
+def post_alert(
+    alert: Alert,
+    store: StoreDep,
+    profiles: ProfilesDep,
+    request: Request,
+    response: Response,
+) -> Alert:
+    """Store an alert: 201 when it is new, 200 when its id existed (it is updated).
+
+    Submitting the same alert again is safe: the store keeps one alert per id, and
+    the time it was first stored (``created_at``) does not change.
+    """
+    if alert.mba_id not in profiles:
+        known = ", ".join(sorted(profiles)) or "(no profiles loaded)"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"unknown mba_id {alert.mba_id!r}; known: {known}",
+        )
+    response.headers["Location"] = str(request.url_for("get_alert", alert_id=alert.id))
+    if store.upsert(alert):
+        return alert
+    response.status_code = status.HTTP_200_OK
+    stored = store.get(alert.id)
+    return stored if stored is not None else alert

@@ -1,0 +1,259 @@
+"""The ``vth`` command line: serve, demo, detect and profile validation."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vth.errors import VthError
+from vth.models import Alert, ProfileError, load_profiles
+
+app = typer.Typer(
+    name="vth",
+    help="vth-sensing: watch sensor streams and images against MBA permits and alert inspectors.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+profiles_app = typer.Typer(help="Work with MBA profiles.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@profiles_app.command("validate")
+def profiles_validate(
+    directory: Annotated[Path, typer.Argument(help="Directory of profile YAML files (or one file).")],
+) -> None:
+    """Check every profile; list each invalid field with its path and reason."""
+    try:
+        profiles = load_profiles(directory)
+    except ProfileError as exc:
+        err.print(f"[bold red]{len(exc.problems)} problem(s) found:[/]")
+        for problem in exc.problems:
+            err.print(f"  [red]✗[/] {problem}", highlight=False)
+        raise typer.Exit(1) from None
+    table = Table(title=f"{len(profiles)} valid MBA profile(s) in {directory}")
+    for column in ("id", "name", "activity", "sources", "limits", "sensors"):
+        table.add_column(column)
+    for p in profiles.values():
+        n_limits = sum(len(s.limits) for s in p.sources)
+        table.add_row(p.id, p.name, p.activity, str(len(p.sources)), str(n_limits), str(len(p.sensors)))
+    out.print(table)
+
+
+@app.command()
+def detect(
+    profiles: Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")],
+    data: Annotated[list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")],
+    alerts_out: Annotated[Path, typer.Option("--out", help="JSON-lines file of alerts ('-': stdout).")] = Path(
+        "alerts.jsonl"
+    ),
+    detector: Annotated[
+        list[str] | None, typer.Option("--detector", help="Detector name(s); all stream detectors by default.")
+    ] = None,
+) -> None:
+    """Run the detectors over stream files and write the alerts as JSON lines."""
+    from vth.pipeline import run_detectors, stream_detectors
+    from vth.sensing.io import open_streams
+
+    try:
+        profile_map = load_profiles(profiles)
+        detectors = stream_detectors(detector)
+        alerts: list[Alert] = []
+        for path in data:
+            for mba_id, dataset in open_streams(path).items():
+                profile = profile_map.get(mba_id)
+                if profile is None:
+                    err.print(f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; its sensors are skipped")
+                    continue
+                alerts.extend(run_detectors(dataset, profile, detectors))
+    except ProfileError as exc:
+        raise _fail(str(exc)) from None
+    except VthError as exc:
+        raise _fail(str(exc)) from None
+    lines = "".join(a.model_dump_json() + "\n" for a in alerts)
+    if str(alerts_out) == "-":
+        sys.stdout.write(lines)
+    else:
+        alerts_out.parent.mkdir(parents=True, exist_ok=True)
+        alerts_out.write_text(lines, encoding="utf-8")
+    _alert_table(alerts, console=err if str(alerts_out) == "-" else out)
+    if str(alerts_out) != "-":
+        out.print(f"{len(alerts)} alert(s) written to {alerts_out}")
+
+
+@app.command("detectors")
+def list_detectors() -> None:
+    """List the registered detectors and what they are for."""
+    from vth.detectors import get, names
+
+    table = Table(title="Registered detectors")
+    for column in ("name", "kind", "technology", "inputs", "detection limit"):
+        table.add_column(column)
+    for name in names():
+        d = get(name).describe()
+        table.add_row(name, str(d["kind"]), str(d["technology"]), ", ".join(map(str, d["inputs"])), str(d["detection_limit"]))  # type: ignore[call-overload]
+    out.print(table)
+
+
+@app.command()
+def serve(
+    config: Annotated[Path | None, typer.Option("--config", help="TOML settings file (VTH_* env vars win).")] = None,
+    host: Annotated[str | None, typer.Option(help="API address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (default from settings).")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the API, the MQTT gateway and the detection loop."""
+    import uvicorn
+
+    from vth.runtime import Service
+    from vth.settings import load_settings
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(config)
+        service = Service(settings)
+    except (VthError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(
+        service.create_app(),
+        host=host or settings.api_host,
+        port=port if port is not None else settings.api_port,
+        log_level=log_level.lower(),
+    )
+
+
+@app.command()
+def demo(
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
+    exit_after_alerts: Annotated[
+        int | None, typer.Option(help="Stop with success once this many alerts are stored.")
+    ] = None,
+    port: Annotated[int, typer.Option(help="API port; a free one is used when taken.")] = 8000,
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its database and logs.")] = Path("var/demo"),
+) -> None:
+    """Serve on embedded defaults with a simulator publishing SenML, and show the alerts."""
+    import uvicorn
+
+    from vth.demo.simulator import StreamSimulator, demo_peaks, run_simulation
+    from vth.gateways.broker import free_port, port_is_free
+    from vth.runtime import Service
+    from vth.settings import Settings
+
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    profiles_dir = Path(__file__).resolve().parent.parent / "examples" / "profiles"
+    if not profiles_dir.is_dir():
+        profiles_dir = Path("examples/profiles")
+    api_port = port if port_is_free("127.0.0.1", port) else free_port()
+    settings = Settings(
+        profiles_dir=profiles_dir,
+        database_url=f"sqlite:///{workdir / 'vth.db'}",
+        broker_url=None,
+        quarantine_path=workdir / "quarantine.jsonl",
+        journal_path=workdir / "journal.jsonl",
+        detect_interval_s=2.0,
+        api_port=api_port,
+        mqtt_client_id="vth-demo-gateway",
+    )
+    service = Service(settings)
+    server = uvicorn.Server(uvicorn.Config(service.create_app(), host="127.0.0.1", port=api_port, log_level="warning"))
+    server_thread = threading.Thread(target=server.run, name="vth-api", daemon=True)
+    server_thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and server_thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not server.started:
+        raise _fail("the API did not start; see the log above")
+    base = f"http://127.0.0.1:{api_port}"
+    out.rule("[bold]vth-sensing demo")
+    out.print(f"MQTT broker (embedded): {service.broker_url}   topics: {settings.topic_template}")
+    out.print(f"Alerts:  {base}/alerts     API docs: {base}/docs     Health: {base}/health")
+    out.print(f"Quarantine of bad messages: {settings.quarantine_path}")
+    out.print("Publishing 3 h of simulated SenML for 4 MBAs, with injected peaks; Ctrl-C stops.\n")
+    stop = threading.Event()
+    simulator = StreamSimulator(service.profiles, service.topics, demo_peaks(datetime.now(UTC)))
+    sim_thread = threading.Thread(
+        target=run_simulation, args=(simulator, service.broker_url, stop), name="vth-simulator", daemon=True
+    )
+    sim_thread.start()
+    shown: set[str] = set()
+    started = time.monotonic()
+    code = 0
+    try:
+        while True:
+            fresh = [a for a in service.store.list(limit=1000) if a.id not in shown]
+            for alert in sorted(fresh, key=lambda a: a.start):
+                shown.add(alert.id)
+                _print_alert(alert, base)
+            if exit_after_alerts is not None and len(shown) >= exit_after_alerts:
+                break
+            if duration is not None and time.monotonic() - started > duration:
+                if exit_after_alerts is not None:
+                    err.print(f"[red]only {len(shown)} alert(s) after {duration:.0f} s[/]")
+                    code = 1
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        sim_thread.join(10)
+        server.should_exit = True
+        server_thread.join(30)
+    stats = service.ingestor.stats
+    out.print(
+        f"\n{stats.messages} messages, {stats.readings} readings, {stats.quarantined} quarantined, "
+        f"{len(shown)} alert(s)."
+    )
+    raise typer.Exit(code)
+
+
+def _print_alert(alert: Alert, base: str) -> None:
+    value = f"{alert.value:.3g}" if alert.value is not None else "-"
+    limit = f"{alert.limit:.3g}" if alert.limit is not None else "-"
+    out.print(
+        f"[bold red]ALERT[/] {alert.kind} {alert.mba_id}/{alert.source_id} {alert.substance} "
+        f"{value} > {limit} {alert.unit} from {alert.start:%Y-%m-%d %H:%M} to {alert.end:%H:%M} UTC, "
+        f"severity {alert.severity}, LHSO consequence {alert.lhso.consequence}  -> {base}/alerts/{alert.id}",
+        highlight=False,
+    )
+
+
+def _alert_table(alerts: list[Alert], console: Console) -> None:
+    if not alerts:
+        console.print("no alerts")
+        return
+    table = Table(title=f"{len(alerts)} alert(s)")
+    for column in ("start (UTC)", "end", "MBA", "source", "substance", "value", "limit", "unit", "severity"):
+        table.add_column(column)
+    for a in alerts[:50]:
+        table.add_row(
+            f"{a.start:%Y-%m-%d %H:%M}", f"{a.end:%Y-%m-%d %H:%M}", a.mba_id, a.source_id or "-",
+            a.substance or "-", f"{a.value:.4g}" if a.value is not None else "-",
+            f"{a.limit:.4g}" if a.limit is not None else "-", a.unit or "-", a.severity,
+        )
+    if len(alerts) > 50:
+        table.caption = f"first 50 of {len(alerts)}"
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,82 @@
+"""SenML JSON (RFC 8428) decoder.
+
+A pack is a JSON array of records. Base fields (``bn``, ``bt``, ``bu``, ``bv``) apply
+to the records after them. The resolved name ``bn + n`` is split at its last ``:``
+into sensor and quantity (``"enose-12:" + "ch1"``); without a ``:`` the sensor is the
+topic's. Times below 2**28 are relative to now (RFC 8428 section 4.5.3); a record
+without a unit takes the base unit, else the unit of the record before it in the pack
+for the same sensor, else the canonical unit of its quantity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vth.gateways.decoding import RawReading, as_number, register_decoder
+from vth.gateways.errors import DecodeError
+
+_RELATIVE_LIMIT = 2**28
+_KNOWN_FIELDS = {"bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
+
+
+@register_decoder("senml")
+def decode_senml(data: Any, topic_sensor: str, now_ns: int) -> tuple[list[RawReading], list[str]]:
+    """Decode a parsed SenML pack into raw readings and per-record problems."""
+    if not isinstance(data, list):
+        raise DecodeError("SenML pack must be a JSON array of records")
+    if not data:
+        raise DecodeError("SenML pack is empty")
+    readings: list[RawReading] = []
+    problems: list[str] = []
+    base_name, base_time, base_unit, base_value = "", 0.0, None, 0.0
+    last_unit: dict[str, str] = {}
+    for i, record in enumerate(data):
+        where = f"record {i}"
+        if not isinstance(record, dict):
+            problems.append(f"{where}: not a JSON object")
+            continue
+        try:
+            if "bn" in record:
+                base_name = _text(record["bn"], "bn")
+            if "bt" in record:
+                base_time = as_number(record["bt"], "bt")
+            if "bu" in record:
+                base_unit = _text(record["bu"], "bu")
+            if "bv" in record:
+                base_value = as_number(record["bv"], "bv")
+            unknown = sorted(set(record) - _KNOWN_FIELDS)
+            if unknown and not all(k.endswith("_") for k in unknown):
+                problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+                continue
+            if not ({"v", "vs", "vb", "vd", "s"} & set(record)):
+                if "n" in record:
+                    problems.append(f"{where}: record {record['n']!r} has no value")
+                continue  # a record with only base fields
+            name = base_name + _text(record.get("n", ""), "n")
+            if not name:
+                problems.append(f"{where}: record has no name (n or bn)")
+                continue
+            sensor, _, quantity = name.rpartition(":")
+            sensor = sensor or topic_sensor
+            if "v" not in record:
+                problems.append(f"{where}: {name}: only numeric values (v) are supported")
+                continue
+            value = base_value + as_number(record["v"], f"{name}.v")
+            t = base_time + (as_number(record["t"], f"{name}.t") if "t" in record else 0.0)
+            time_ns = int(round(t * 1e9)) if abs(t) >= _RELATIVE_LIMIT else now_ns + int(round(t * 1e9))
+            unit = _text(record["u"], "u") if "u" in record else base_unit
+            if unit is None:
+                unit = last_unit.get(sensor)
+            elif unit:
+                last_unit[sensor] = unit
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        readings.append(RawReading(sensor, quantity, time_ns, value, unit))
+    return readings, problems
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {value!r}")
+    return value
