@@ -27,8 +27,8 @@ app = typer.Typer(
 profiles_app = typer.Typer(help="Work with MBA profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -38,7 +38,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @profiles_app.command("validate")
 def profiles_validate(
-    directory: Annotated[Path, typer.Argument(help="Directory of profile YAML files (or one file).")],
+    directory: Annotated[
+        Path, typer.Argument(help="Directory of profile YAML files (or one file).")
+    ],
 ) -> None:
     """Check every profile; list each invalid field with its path and reason."""
     try:
@@ -53,19 +55,24 @@ def profiles_validate(
         table.add_column(column)
     for p in profiles.values():
         n_limits = sum(len(s.limits) for s in p.sources)
-        table.add_row(p.id, p.name, p.activity, str(len(p.sources)), str(n_limits), str(len(p.sensors)))
+        table.add_row(
+            p.id, p.name, p.activity, str(len(p.sources)), str(n_limits), str(len(p.sensors))
+        )
     out.print(table)
 
 
 @app.command()
 def detect(
     profiles: Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")],
-    data: Annotated[list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")],
-    alerts_out: Annotated[Path, typer.Option("--out", help="JSON-lines file of alerts ('-': stdout).")] = Path(
-        "alerts.jsonl"
-    ),
+    data: Annotated[
+        list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")
+    ],
+    alerts_out: Annotated[
+        Path, typer.Option("--out", help="JSON-lines file of alerts ('-': stdout).")
+    ] = Path("alerts.jsonl"),
     detector: Annotated[
-        list[str] | None, typer.Option("--detector", help="Detector name(s); all stream detectors by default.")
+        list[str] | None,
+        typer.Option("--detector", help="Detector name(s); all stream detectors by default."),
     ] = None,
 ) -> None:
     """Run the detectors over stream files and write the alerts as JSON lines."""
@@ -80,7 +87,10 @@ def detect(
             for mba_id, dataset in open_streams(path).items():
                 profile = profile_map.get(mba_id)
                 if profile is None:
-                    err.print(f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; its sensors are skipped")
+                    err.print(
+                        f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
+                        "its sensors are skipped"
+                    )
                     continue
                 alerts.extend(run_detectors(dataset, profile, detectors))
     except ProfileError as exc:
@@ -107,14 +117,16 @@ def list_detectors() -> None:
     for column in ("name", "kind", "technology", "inputs", "detection limit"):
         table.add_column(column)
     for name in names():
-        d = get(name).describe()
-        table.add_row(name, str(d["kind"]), str(d["technology"]), ", ".join(map(str, d["inputs"])), str(d["detection_limit"]))  # type: ignore[call-overload]
+        cls = get(name)
+        table.add_row(name, cls.kind, cls.technology, ", ".join(cls.inputs), cls.detection_limit)
     out.print(table)
 
 
 @app.command()
 def serve(
-    config: Annotated[Path | None, typer.Option("--config", help="TOML settings file (VTH_* env vars win).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML settings file (VTH_* env vars win).")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="API address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default from settings).")] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
@@ -125,7 +137,9 @@ def serve(
     from vth.runtime import Service
     from vth.settings import load_settings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = load_settings(config)
         service = Service(settings)
@@ -141,12 +155,16 @@ def serve(
 
 @app.command()
 def demo(
-    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
     exit_after_alerts: Annotated[
         int | None, typer.Option(help="Stop with success once this many alerts are stored.")
     ] = None,
     port: Annotated[int, typer.Option(help="API port; a free one is used when taken.")] = 8000,
-    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its database and logs.")] = Path("var/demo"),
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and logs.")
+    ] = Path("var/demo"),
 ) -> None:
     """Serve on embedded defaults with a simulator publishing SenML, and show the alerts."""
     import uvicorn
@@ -174,7 +192,9 @@ def demo(
         mqtt_client_id="vth-demo-gateway",
     )
     service = Service(settings)
-    server = uvicorn.Server(uvicorn.Config(service.create_app(), host="127.0.0.1", port=api_port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(service.create_app(), host="127.0.0.1", port=api_port, log_level="warning")
+    )
     server_thread = threading.Thread(target=server.run, name="vth-api", daemon=True)
     server_thread.start()
     deadline = time.monotonic() + 30
@@ -191,7 +211,10 @@ def demo(
     stop = threading.Event()
     simulator = StreamSimulator(service.profiles, service.topics, demo_peaks(datetime.now(UTC)))
     sim_thread = threading.Thread(
-        target=run_simulation, args=(simulator, service.broker_url, stop), name="vth-simulator", daemon=True
+        target=run_simulation,
+        args=(simulator, service.broker_url, stop),
+        name="vth-simulator",
+        daemon=True,
     )
     sim_thread.start()
     shown: set[str] = set()
@@ -231,8 +254,9 @@ def _print_alert(alert: Alert, base: str) -> None:
     limit = f"{alert.limit:.3g}" if alert.limit is not None else "-"
     out.print(
         f"[bold red]ALERT[/] {alert.kind} {alert.mba_id}/{alert.source_id} {alert.substance} "
-        f"{value} > {limit} {alert.unit} from {alert.start:%Y-%m-%d %H:%M} to {alert.end:%H:%M} UTC, "
-        f"severity {alert.severity}, LHSO consequence {alert.lhso.consequence}  -> {base}/alerts/{alert.id}",
+        f"{value} > {limit} {alert.unit} from {alert.start:%Y-%m-%d %H:%M} "
+        f"to {alert.end:%H:%M} UTC, severity {alert.severity}, "
+        f"LHSO consequence {alert.lhso.consequence}  -> {base}/alerts/{alert.id}",
         highlight=False,
     )
 
@@ -242,13 +266,29 @@ def _alert_table(alerts: list[Alert], console: Console) -> None:
         console.print("no alerts")
         return
     table = Table(title=f"{len(alerts)} alert(s)")
-    for column in ("start (UTC)", "end", "MBA", "source", "substance", "value", "limit", "unit", "severity"):
+    for column in (
+        "start (UTC)",
+        "end",
+        "MBA",
+        "source",
+        "substance",
+        "value",
+        "limit",
+        "unit",
+        "severity",
+    ):
         table.add_column(column)
     for a in alerts[:50]:
         table.add_row(
-            f"{a.start:%Y-%m-%d %H:%M}", f"{a.end:%Y-%m-%d %H:%M}", a.mba_id, a.source_id or "-",
-            a.substance or "-", f"{a.value:.4g}" if a.value is not None else "-",
-            f"{a.limit:.4g}" if a.limit is not None else "-", a.unit or "-", a.severity,
+            f"{a.start:%Y-%m-%d %H:%M}",
+            f"{a.end:%Y-%m-%d %H:%M}",
+            a.mba_id,
+            a.source_id or "-",
+            a.substance or "-",
+            f"{a.value:.4g}" if a.value is not None else "-",
+            f"{a.limit:.4g}" if a.limit is not None else "-",
+            a.unit or "-",
+            a.severity,
         )
     if len(alerts) > 50:
         table.caption = f"first 50 of {len(alerts)}"

@@ -1,5 +1,7 @@
-"""Detection over datasets: the step from sensing datasets to alerts, shared by the
-service (live buffers) and ``vth detect`` (files)."""
+"""Detection over datasets: the step from sensing datasets to alerts.
+
+Shared by the service (live buffers) and ``vth detect`` (files).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ def stream_detectors(selected: list[str] | None = None) -> list[Detector]:
     ]
 
 
-def run_detectors(dataset: xr.Dataset, profile: MbaProfile, detectors: list[Detector]) -> list[Alert]:
+def run_detectors(
+    dataset: xr.Dataset, profile: MbaProfile, detectors: list[Detector]
+) -> list[Alert]:
     """Annotate one MBA's stream dataset from its profile and turn detections into alerts.
 
     Raises
@@ -35,4 +39,8 @@ def run_detectors(dataset: xr.Dataset, profile: MbaProfile, detectors: list[Dete
         When a detector cannot run on the data (e.g. O2 needed but missing).
     """
     annotated = annotate(dataset, profile)
-    return [Alert.from_detection(d) for detector in detectors for d in detector.detect(annotated, profile)]
+    return [
+        Alert.from_detection(d)
+        for detector in detectors
+        for d in detector.detect(annotated, profile)
+    ]

@@ -20,15 +20,15 @@ from fastapi import FastAPI
 from vth.api.app import create_app
 from vth.api.store import AlertStore
 from vth.detectors import Detector
+from vth.errors import VthError
 from vth.gateways.broker import EmbeddedBroker
 from vth.gateways.journal import Journal
 from vth.gateways.mqtt import Ingestor, MqttGateway
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.topics import TopicTemplate
 from vth.models import Alert, MbaProfile, load_profiles
-from vth.errors import VthError
-from vth.sensing.buffer import StreamBuffer
 from vth.pipeline import run_detectors, stream_detectors
+from vth.sensing.buffer import StreamBuffer
 from vth.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,9 @@ class Service:
         if not self.settings.broker_url:
             self.broker = EmbeddedBroker(port=self.settings.embedded_broker_port)
             self.broker.start()
-        password = self.settings.mqtt_password.get_secret_value() if self.settings.mqtt_password else None
+        password = (
+            self.settings.mqtt_password.get_secret_value() if self.settings.mqtt_password else None
+        )
         self.gateway = MqttGateway(
             self.ingestor,
             self.broker_url,
@@ -134,7 +136,9 @@ class Service:
         self.gateway.replay_journal()
         self.gateway.start(wait=10.0)
         self._stop.clear()
-        self._loop = threading.Thread(target=self._detection_loop, name="vth-detection", daemon=True)
+        self._loop = threading.Thread(
+            target=self._detection_loop, name="vth-detection", daemon=True
+        )
         self._loop.start()
 
     def stop(self) -> None:

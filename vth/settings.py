@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     mqtt_protocol: str = Field(default="3.1.1", description="'3.1.1' or '5'.")
     mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// brokers.")
     topic_template: str = Field(default="vth/{mba_id}/{sensor_id}")
-    embedded_broker_port: int = Field(default=1883, ge=0, le=65535, description="0 picks a free port.")
+    embedded_broker_port: int = Field(
+        default=1883, ge=0, le=65535, description="0 picks a free port."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     detect_interval_s: float = Field(default=5.0, gt=0)

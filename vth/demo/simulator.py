@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from vth.gateways.mqtt import BrokerAddress
 from vth.gateways.topics import TopicTemplate
 from vth.models import MbaProfile, Sensor
-from vth.sensing.units import QUANTITY_DIMENSIONS, CANONICAL, convert
+from vth.sensing.units import CANONICAL, QUANTITY_DIMENSIONS, convert
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,20 @@ def demo_peaks(now: datetime) -> list[InjectedPeak]:
     """The peaks of the demo: NOx at the incinerator, benzene at the chemical plant's fence."""
     return [
         InjectedPeak(
-            "avi-rozenburg", "cems-l1", "NOx", floor_minutes(now - timedelta(hours=2), 30), 45, 520.0
+            "avi-rozenburg",
+            "cems-l1",
+            "NOx",
+            floor_minutes(now - timedelta(hours=2), 30),
+            45,
+            520.0,
         ),
         InjectedPeak(
-            "chemie-botlek", "fl-east", "benzene",
-            floor_minutes(now - timedelta(minutes=80), 10), 25, 0.09,
+            "chemie-botlek",
+            "fl-east",
+            "benzene",
+            floor_minutes(now - timedelta(minutes=80), 10),
+            25,
+            0.09,
         ),
     ]
 
@@ -99,7 +108,9 @@ class StreamSimulator:
             for sensor in profile.sensors:
                 records = self._records(profile, sensor, t)
                 if records:
-                    out.append((self.topics.format(profile.id, sensor.id), json.dumps(records).encode()))
+                    out.append(
+                        (self.topics.format(profile.id, sensor.id), json.dumps(records).encode())
+                    )
         return out
 
     def history(self, start: datetime, end: datetime) -> Iterator[tuple[str, bytes]]:
@@ -119,17 +130,33 @@ class StreamSimulator:
             for limit in limits:
                 mg = float(convert(np.array(limit.value), limit.unit, "mg/m3"))
                 strictest[limit.substance] = min(strictest.get(limit.substance, mg), mg)
-                reference_o2 = limit.reference_o2 if limit.reference_o2 is not None else reference_o2
+                reference_o2 = (
+                    limit.reference_o2 if limit.reference_o2 is not None else reference_o2
+                )
             for substance, limit_mg in strictest.items():
-                values[substance] = (max(0.0, limit_mg * (0.33 + 0.04 * self.rng.standard_normal())), "mg/m3")
+                values[substance] = (
+                    max(0.0, limit_mg * (0.33 + 0.04 * self.rng.standard_normal())),
+                    "mg/m3",
+                )
             if reference_o2 is not None:
-                values["O2"] = (float(np.clip(reference_o2 + 0.3 * self.rng.standard_normal(), 0.5, 20)), "%")
+                values["O2"] = (
+                    float(np.clip(reference_o2 + 0.3 * self.rng.standard_normal(), 0.5, 20)),
+                    "%",
+                )
         elif sensor.kind == "enose":
-            for ch, base in zip(("ch1", "ch2", "ch3", "ch4"), (12000, 9800, 15500, 21000), strict=True):
+            for ch, base in zip(
+                ("ch1", "ch2", "ch3", "ch4"), (12000, 9800, 15500, 21000), strict=True
+            ):
                 values[ch] = (base * (1 + 0.01 * self.rng.standard_normal()), "Ohm")
         elif sensor.kind == "weather":
             hour = t.hour + t.minute / 60
-            values["wind_direction"] = (float((230 + 20 * np.sin(hour / 24 * 2 * np.pi) + 5 * self.rng.standard_normal()) % 360), "deg")
+            values["wind_direction"] = (
+                float(
+                    (230 + 20 * np.sin(hour / 24 * 2 * np.pi) + 5 * self.rng.standard_normal())
+                    % 360
+                ),
+                "deg",
+            )
             values["wind_speed"] = (float(max(0.0, 5 + self.rng.standard_normal())), "m/s")
             values["temperature"] = (float(9 + 3 * np.sin((hour - 9) / 24 * 2 * np.pi)), "Cel")
         for peak in self.peaks:
@@ -157,7 +184,9 @@ class Publisher:
         self.client.connect(address.host, address.port, keepalive=30)
         self.client.loop_start()
 
-    def publish(self, messages: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]], qos: int = 1) -> int:
+    def publish(
+        self, messages: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]], qos: int = 1
+    ) -> int:
         """Publish and wait until the broker has every message; return the count."""
         infos = [self.client.publish(topic, payload, qos=qos) for topic, payload in messages]
         for info in infos:
@@ -204,7 +233,17 @@ def bad_messages(simulator: StreamSimulator) -> list[tuple[str, bytes]]:
     now = int(time.time())
     return [
         (topic, b'{"not json'),
-        (topic, json.dumps([{"bn": f"{sensor}:", "bt": now, "n": "NOx", "u": "furlong", "v": 1.0}]).encode()),
-        (topic, json.dumps([{"bn": f"{sensor}:", "bt": now + 86400, "n": "NOx", "u": "mg/m3", "v": 1.0}]).encode()),
+        (
+            topic,
+            json.dumps(
+                [{"bn": f"{sensor}:", "bt": now, "n": "NOx", "u": "furlong", "v": 1.0}]
+            ).encode(),
+        ),
+        (
+            topic,
+            json.dumps(
+                [{"bn": f"{sensor}:", "bt": now + 86400, "n": "NOx", "u": "mg/m3", "v": 1.0}]
+            ).encode(),
+        ),
         (simulator.topics.format("no-such-mba", sensor), b'[{"n":"NOx","u":"mg/m3","v":1}]'),
     ]

@@ -118,8 +118,20 @@ class ExceedanceDetector(Detector):
             for first, last in runs(exceeding[row], windows.index):
                 found.append(
                     self._detection(
-                        ds, profile, source, limit, s, windows, row, first, last,
-                        validated, limit_value, unit, ci, min_coverage,
+                        ds,
+                        profile,
+                        source,
+                        limit,
+                        s,
+                        windows,
+                        row,
+                        first,
+                        last,
+                        validated,
+                        limit_value,
+                        unit,
+                        ci,
+                        min_coverage,
                     )
                 )
         return found

@@ -26,7 +26,9 @@ def register(cls: D) -> D:
     name = cls.name
     existing = _REGISTRY.get(name)
     if existing is not None and existing is not cls:
-        raise ValueError(f"detector name {name!r} is taken by {existing.__module__}.{existing.__name__}")
+        raise ValueError(
+            f"detector name {name!r} is taken by {existing.__module__}.{existing.__name__}"
+        )
     _REGISTRY[name] = cls
     return cls
 

@@ -77,7 +77,9 @@ class EmbeddedBroker:
 
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
         }
         loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -100,7 +102,9 @@ class EmbeddedBroker:
         self._thread.start()
         if not started.wait(timeout) or failure:
             reason = failure[0] if failure else "timed out"
-            raise BrokerError(f"embedded MQTT broker could not start on {self.host}:{self.port}: {reason}")
+            raise BrokerError(
+                f"embedded MQTT broker could not start on {self.host}:{self.port}: {reason}"
+            )
         log.info("embedded MQTT broker listening on %s", self.url)
 
     def stop(self, timeout: float = 10.0) -> None:

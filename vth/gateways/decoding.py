@@ -78,7 +78,9 @@ def parse_json(payload: bytes) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DecodeError(f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise DecodeError(
+            f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def decode_payload(
@@ -116,7 +118,9 @@ def decode_payload(
     try:
         decoder = _DECODERS[fmt]
     except KeyError:
-        raise DecodeError(f"no decoder named {fmt!r}; known: {', '.join(sorted(_DECODERS))}") from None
+        raise DecodeError(
+            f"no decoder named {fmt!r}; known: {', '.join(sorted(_DECODERS))}"
+        ) from None
     raw, problems = decoder(data, sensor_id, now_ns)
     out = Decoded(problems=list(problems))
     for r in raw:
@@ -145,7 +149,11 @@ def _check(r: RawReading, now_ns: int, max_future_ns: int) -> str | None:
             f"(more than {max_future_ns / 1e9:.0f} s); check the sensor's clock"
         )
     if r.time_ns < EARLIEST_NS:
-        return f"{where}: time {r.time_ns / 1e9:.0f} s since the epoch is before 2000; check the sensor's clock"
+        seconds = r.time_ns / 1e9
+        return (
+            f"{where}: time {seconds:.0f} s since the epoch is before 2000; "
+            "check the sensor's clock"
+        )
     return None
 
 

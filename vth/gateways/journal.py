@@ -68,5 +68,5 @@ class Journal:
             if dropped:
                 tmp = self.path.with_suffix(".tmp")
                 tmp.write_text("".join(kept), encoding="utf-8")
-                os.replace(tmp, self.path)
+                tmp.replace(self.path)
             return dropped

@@ -23,8 +23,8 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from vth.gateways.decoding import decode_payload
 from vth.gateways.errors import BrokerError, DecodeError, TopicError
@@ -113,7 +113,9 @@ class Ingestor:
         self.max_future_ns = int(max_future_s * 1e9)
         self.stats = GatewayStats()
 
-    def ingest(self, topic: str, payload: bytes, now_ns: int, *, quarantine: bool = True) -> IngestOutcome:
+    def ingest(
+        self, topic: str, payload: bytes, now_ns: int, *, quarantine: bool = True
+    ) -> IngestOutcome:
         """Decode one message into the buffer; quarantine it when anything was refused."""
         outcome = IngestOutcome()
         self.stats.messages += 1
@@ -122,7 +124,8 @@ class Ingestor:
             mba_id, sensor_id = self.topics.parse(topic)
             if self.known_mba_ids is not None and mba_id not in self.known_mba_ids:
                 raise TopicError(
-                    f"unknown MBA {mba_id!r} (no profile); known: {', '.join(sorted(self.known_mba_ids))}"
+                    f"unknown MBA {mba_id!r} (no profile); "
+                    f"known: {', '.join(sorted(self.known_mba_ids))}"
                 )
             decoded = decode_payload(payload, sensor_id, now_ns, max_future_ns=self.max_future_ns)
         except (TopicError, DecodeError) as exc:
@@ -189,7 +192,9 @@ class MqttGateway:
         self.journal = journal
         self.subscription = subscription or ingestor.topics.subscription
         self.clock = clock
-        self._queue: queue.Queue[tuple[int, int, str, bytes, int] | None] = queue.Queue(maxsize=100_000)
+        self._queue: queue.Queue[tuple[int, int, str, bytes, int] | None] = queue.Queue(
+            maxsize=100_000
+        )
         self._connected = threading.Event()
         self._worker: threading.Thread | None = None
         self._client = self._make_client(username, password, ca_file)
@@ -199,7 +204,9 @@ class MqttGateway:
         """Counters of the ingestor, with the connection state."""
         return self.ingestor.stats
 
-    def _make_client(self, username: str | None, password: str | None, ca_file: Path | None) -> mqtt.Client:
+    def _make_client(
+        self, username: str | None, password: str | None, ca_file: Path | None
+    ) -> mqtt.Client:
         v5 = self.protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -213,7 +220,9 @@ class MqttGateway:
         if username is not None:
             client.username_pw_set(username, password)
         if self.address.tls:
-            client.tls_set(ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_set(
+                ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
+            )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -237,14 +246,15 @@ class MqttGateway:
         self._worker.start()
         kwargs: dict[str, Any] = {}
         if self.protocol == "5":
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = _SESSION_EXPIRY_S
             kwargs = {"clean_start": False, "properties": props}
         self._client.connect_async(self.address.host, self.address.port, keepalive=30, **kwargs)
         self._client.loop_start()
         if wait is not None and not self._connected.wait(wait):
             raise BrokerError(
-                f"cannot connect to MQTT broker {self.address.host}:{self.address.port} within {wait:.0f} s; "
+                f"cannot connect to MQTT broker {self.address.host}:{self.address.port} "
+                f"within {wait:.0f} s; "
                 f"is it running? (the gateway keeps retrying)"
             )
 
@@ -267,7 +277,9 @@ class MqttGateway:
         return False
 
     # paho callbacks: run on the network thread; no blocking work here.
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if reason.is_failure:
             log.error("MQTT connect refused: %s", reason)
             return
@@ -275,16 +287,25 @@ class MqttGateway:
         self.stats.connected = True
         self.stats.connects += 1
         self._connected.set()
-        log.info("connected to %s:%s, subscribed to %s", self.address.host, self.address.port, self.subscription)
+        log.info(
+            "connected to %s:%s, subscribed to %s",
+            self.address.host,
+            self.address.port,
+            self.subscription,
+        )
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         self.stats.connected = False
         self._connected.clear()
         if reason.is_failure:
             log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._queue.put((message.mid, message.qos, message.topic, bytes(message.payload), self.clock()))
+        self._queue.put(
+            (message.mid, message.qos, message.topic, bytes(message.payload), self.clock())
+        )
 
     def _work(self) -> None:
         while True:

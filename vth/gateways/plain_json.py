@@ -14,7 +14,9 @@ from vth.gateways.errors import DecodeError
 
 
 @register_decoder("json")
-def decode_plain_json(data: Any, topic_sensor: str, now_ns: int) -> tuple[list[RawReading], list[str]]:
+def decode_plain_json(
+    data: Any, topic_sensor: str, now_ns: int
+) -> tuple[list[RawReading], list[str]]:
     """Decode the plain JSON object form into raw readings and per-value problems."""
     if not isinstance(data, dict):
         raise DecodeError("plain JSON payload must be an object with sensor, time and values")
@@ -27,10 +29,7 @@ def decode_plain_json(data: Any, topic_sensor: str, now_ns: int) -> tuple[list[R
     units = data.get("units", {})
     if not isinstance(units, dict):
         raise DecodeError("'units' must be an object of quantity: unit")
-    if "time" not in data:
-        time_ns = now_ns
-    else:
-        time_ns = _parse_time(data["time"])
+    time_ns = _parse_time(data["time"]) if "time" in data else now_ns
     readings, problems = [], []
     for quantity, entry in values.items():
         unit = units.get(quantity)
@@ -57,5 +56,7 @@ def _parse_time(value: Any) -> int:
     except ValueError:
         raise DecodeError(f"'time' {value!r} is not ISO-8601") from None
     if t.tzinfo is None:
-        raise DecodeError(f"'time' {value!r} has no UTC offset; add Z or +01:00 (local clocks skew)")
+        raise DecodeError(
+            f"'time' {value!r} has no UTC offset; add Z or +01:00 (local clocks skew)"
+        )
     return int(t.timestamp()) * 10**9 + t.microsecond * 1000

@@ -10,13 +10,31 @@ for the same sensor, else the canonical unit of its quantity.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from vth.gateways.decoding import RawReading, as_number, register_decoder
 from vth.gateways.errors import DecodeError
 
 _RELATIVE_LIMIT = 2**28
-_KNOWN_FIELDS = {"bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
+_LATEST_S = 2**33  # year 2242: beyond it a time is garbage, not skew
+_KNOWN_FIELDS = {
+    "bn",
+    "bt",
+    "bu",
+    "bv",
+    "bs",
+    "bver",
+    "n",
+    "u",
+    "v",
+    "vs",
+    "vb",
+    "vd",
+    "s",
+    "t",
+    "ut",
+}
 
 
 @register_decoder("senml")
@@ -63,7 +81,10 @@ def decode_senml(data: Any, topic_sensor: str, now_ns: int) -> tuple[list[RawRea
                 continue
             value = base_value + as_number(record["v"], f"{name}.v")
             t = base_time + (as_number(record["t"], f"{name}.t") if "t" in record else 0.0)
-            time_ns = int(round(t * 1e9)) if abs(t) >= _RELATIVE_LIMIT else now_ns + int(round(t * 1e9))
+            if not math.isfinite(t) or abs(t) > _LATEST_S:
+                raise ValueError(f"{name}: time {t} is not a plausible SenML time")
+            offset_ns = round(t * 1e9)
+            time_ns = offset_ns if abs(t) >= _RELATIVE_LIMIT else now_ns + offset_ns
             unit = _text(record["u"], "u") if "u" in record else base_unit
             if unit is None:
                 unit = last_unit.get(sensor)

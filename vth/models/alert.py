@@ -70,8 +70,15 @@ class Alert(BaseModel):
         d = detection
         key = "|".join(
             str(x)
-            for x in (d.detector, d.kind, d.mba_id, d.source_id, d.sensor_id, d.substance,
-                      d.start.isoformat())
+            for x in (
+                d.detector,
+                d.kind,
+                d.mba_id,
+                d.source_id,
+                d.sensor_id,
+                d.substance,
+                d.start.isoformat(),
+            )
         )
         return cls(
             id=str(uuid.uuid5(_ALERT_NAMESPACE, key)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -62,5 +61,3 @@ def severity_for(factor: float | None) -> Severity:
     if factor >= 1.1:
         return "medium"
     return "low"
-
-

@@ -26,9 +26,7 @@ class LhsoSuggestion(BaseModel):
     reason: str
 
 
-def suggest_lhso(
-    factor: float | None, duration_s: float, substance: str | None
-) -> LhsoSuggestion:
+def suggest_lhso(factor: float | None, duration_s: float, substance: str | None) -> LhsoSuggestion:
     """Suggest a consequence category from exceedance factor, duration and substance.
 
     Parameters
@@ -55,4 +53,6 @@ def suggest_lhso(
     if substance in HAZARDOUS_SUBSTANCES and consequence < 4:
         consequence += 1
         reason += f"; {substance} is hazardous"
-    return LhsoSuggestion(consequence=consequence, reason=reason + " (advisory; the inspector decides)")
+    return LhsoSuggestion(
+        consequence=consequence, reason=reason + " (advisory; the inspector decides)"
+    )

@@ -107,7 +107,9 @@ def load_profiles(directory: Path | str) -> dict[str, MbaProfile]:
             continue
         if profile.id in profiles:
             problems.append(
-                FieldProblem(str(path), "id", f"MBA id {profile.id!r} is also used by {origin[profile.id]}")
+                FieldProblem(
+                    str(path), "id", f"MBA id {profile.id!r} is also used by {origin[profile.id]}"
+                )
             )
             continue
         profiles[profile.id] = profile

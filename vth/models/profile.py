@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vth.sensing.units import UnitError, dimension_of
+from vth.sensing.errors import UnitError
+from vth.sensing.units import dimension_of
 
 Identifier = Annotated[
     str,
@@ -99,9 +100,7 @@ class Source(_Model):
         for limit in self.limits:
             key = (limit.substance, limit.average)
             if key in seen:
-                raise ValueError(
-                    f"two limits for {limit.substance} over {limit.average}; keep one"
-                )
+                raise ValueError(f"two limits for {limit.substance} over {limit.average}; keep one")
             seen.add(key)
         return self
 
@@ -187,7 +186,9 @@ class MbaProfile(_Model):
     id: Identifier
     name: str = Field(min_length=1)
     operator: str = Field(min_length=1)
-    activity: str = Field(min_length=1, description="Bal activity, e.g. afvalverbrandingsinstallatie")
+    activity: str = Field(
+        min_length=1, description="Bal activity, e.g. afvalverbrandingsinstallatie"
+    )
     location: Location
     footprint: dict[str, object] | None = Field(
         default=None, description="GeoJSON Polygon of the site, WGS84."

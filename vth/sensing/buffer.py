@@ -108,7 +108,7 @@ class StreamBuffer:
 
     def prune(self, before: np.datetime64) -> int:
         """Drop readings older than ``before``; return how many were dropped."""
-        cutoff = int(np.datetime64(before, "ns").astype(np.int64))
+        cutoff = _ns(before)
         with self._lock:
             keep = self._time[: self._n] >= cutoff
             dropped = int(self._n - keep.sum())
@@ -125,7 +125,7 @@ class StreamBuffer:
     def latest_time(self, mba_id: str | None = None) -> np.datetime64 | None:
         """The newest reading's time (of one MBA, or of all)."""
         with self._lock:
-            idx, times, _ = self._rows(mba_id)
+            _, times, _ = self._rows(mba_id)
             if len(times) == 0:
                 return None
             return np.datetime64(int(times.max()), "ns")
@@ -150,7 +150,7 @@ class StreamBuffer:
         with self._lock:
             idx, times, values = self._rows(mba_id)
             if since is not None:
-                recent = times >= int(np.datetime64(since, "ns").astype(np.int64))
+                recent = times >= _ns(since)
                 idx, times, values = idx[recent], times[recent], values[recent]
             keys = [self._series_keys[i] for i in range(len(self._series_keys))]
             units = list(self._series_unit)
@@ -173,3 +173,8 @@ class StreamBuffer:
             times=time_axis.astype("datetime64[ns]"),
             variables=variables,
         )
+
+
+def _ns(t: np.datetime64) -> int:
+    """Nanoseconds since the epoch of a ``datetime64`` of any unit."""
+    return int(np.asarray(t, dtype="datetime64[ns]").astype(np.int64))

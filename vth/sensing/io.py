@@ -40,12 +40,16 @@ def open_streams(path: Path | str) -> dict[str, xr.Dataset]:
             with xr.open_dataset(path) as opened:
                 ds = opened.load()
         except (OSError, ValueError) as exc:
-            raise StreamFormatError(f"{path}: not a readable netCDF file ({exc})") from None
+            raise StreamFormatError(
+                f"{path}: not a readable netCDF file ({_first_sentence(exc)})"
+            ) from None
     elif suffix == ".zarr":
         try:
             ds = xr.open_zarr(path).load()
         except (OSError, ValueError, KeyError) as exc:
-            raise StreamFormatError(f"{path}: not a readable Zarr store ({exc})") from None
+            raise StreamFormatError(
+                f"{path}: not a readable Zarr store ({_first_sentence(exc)})"
+            ) from None
     else:
         raise StreamFormatError(
             f"{path}: unknown stream file type {suffix!r}; use one of {', '.join(STREAM_SUFFIXES)}"
@@ -73,16 +77,29 @@ def read_long_csv(path: Path | str) -> xr.Dataset:
     bad_time = times.isna()
     if bad_time.any():
         row = int(np.flatnonzero(bad_time.to_numpy())[0]) + 2
-        raise StreamFormatError(f"{path}: line {row}: time {df['time'].iloc[row - 2]!r} is not ISO-8601")
+        raise StreamFormatError(
+            f"{path}: line {row}: time {df['time'].iloc[row - 2]!r} is not ISO-8601"
+        )
     df = df.assign(time=times.dt.tz_convert(None), unit=df["unit"].fillna(""))
-    df["value"] = pd.to_numeric(df["value"], errors="coerce")
-    for (quantity, unit), rows in df.groupby(["quantity", "unit"], sort=False).groups.items():
+    numeric = pd.to_numeric(df["value"], errors="coerce").astype(np.float64)
+    not_numeric = numeric.isna() & df["value"].notna()
+    if not_numeric.any():
+        row = int(np.flatnonzero(not_numeric.to_numpy())[0])
+        raise StreamFormatError(
+            f"{path}: line {row + 2}: value {df['value'].iloc[row]!r} is not a number"
+        )
+    df["value"] = numeric
+    pair_codes, pairs = pd.MultiIndex.from_frame(df[["quantity", "unit"]]).factorize()
+    converted = df["value"].to_numpy(dtype=np.float64, copy=True)
+    canonical = np.empty(len(df), dtype=object)
+    for code, (quantity, unit) in enumerate(pairs):
+        rows = pair_codes == code
         try:
-            target = canonical_unit(str(quantity), str(unit) or None)
+            canonical[rows] = canonical_unit(str(quantity), str(unit) or None)
         except UnitError as exc:
             raise StreamFormatError(f"{path}: {exc}") from None
-        df.loc[rows, "value"] = to_canonical(df.loc[rows, "value"].to_numpy(), str(unit) or None)
-        df.loc[rows, "unit"] = target
+        converted[rows] = to_canonical(converted[rows], str(unit) or None)
+    df = df.assign(value=converted, unit=canonical)
     df = df.drop_duplicates(subset=["mba_id", "sensor", "quantity", "time", "value"])
     clash = df.duplicated(subset=["mba_id", "sensor", "quantity", "time"], keep=False)
     if clash.any():
@@ -97,14 +114,18 @@ def read_long_csv(path: Path | str) -> xr.Dataset:
         raise StreamFormatError(f"{path}: sensor id {dup!r} appears under several MBAs")
     sensor_ids = sorted(sensors["sensor"])
     mba_of = dict(zip(sensors["sensor"], sensors["mba_id"], strict=True))
-    time_axis = np.sort(df["time"].unique().to_numpy())
-    variables = {}
+    times_ns = df["time"].to_numpy(dtype="datetime64[ns]")
+    time_axis, t_pos = np.unique(times_ns, return_inverse=True)
     s_pos = pd.Index(sensor_ids).get_indexer(df["sensor"])
-    t_pos = pd.Index(time_axis).get_indexer(df["time"])
-    for quantity, rows in df.groupby("quantity").indices.items():
+    q_codes, quantities = pd.factorize(df["quantity"])
+    values = df["value"].to_numpy(dtype=np.float64)
+    units = df["unit"].to_numpy()
+    variables = {}
+    for code, quantity in enumerate(quantities):
+        rows = np.flatnonzero(q_codes == code)
         grid = np.full((len(sensor_ids), len(time_axis)), np.nan)
-        grid[s_pos[rows], t_pos[rows]] = df["value"].to_numpy()[rows]
-        variables[str(quantity)] = (grid, str(df["unit"].iloc[rows[0]]))
+        grid[s_pos[rows], t_pos[rows]] = values[rows]
+        variables[str(quantity)] = (grid, str(units[rows[0]]))
     return make_stream_dataset(
         mba_id=[mba_of[s] for s in sensor_ids],
         sensors=sensor_ids,
@@ -120,3 +141,9 @@ def write_netcdf(ds: xr.Dataset, path: Path | str) -> None:
         if name in out.coords:
             out = out.assign_coords({name: out[name].astype(str)})
     out.to_netcdf(path, engine="h5netcdf")
+
+
+def _first_sentence(exc: BaseException) -> str:
+    """The first sentence of a library's error (xarray appends long installation hints)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split(". ")[0].rstrip(".")

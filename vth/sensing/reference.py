@@ -8,7 +8,9 @@ import numpy as np
 AIR_O2 = 21.0
 
 
-def to_reference_o2(concentration: np.ndarray, o2_measured: np.ndarray, o2_reference: float) -> np.ndarray:
+def to_reference_o2(
+    concentration: np.ndarray, o2_measured: np.ndarray, o2_reference: float
+) -> np.ndarray:
     """``C_ref = C_meas * (21 - O2_ref) / (21 - O2_meas)``, vectorised.
 
     Samples whose measured O2 is missing, negative or at least 21 % become NaN

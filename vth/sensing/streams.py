@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from vth.sensing.errors import StreamFormatError
-from vth.sensing.units import UnitError, canonical_unit, to_canonical
+from vth.sensing.errors import StreamFormatError, UnitError
+from vth.sensing.units import canonical_unit, to_canonical
 
 if TYPE_CHECKING:  # models import sensing.units; keep the runtime import one way
     from vth.models.profile import MbaProfile
@@ -101,7 +101,18 @@ def validate_stream_dataset(ds: xr.Dataset, origin: str = "dataset") -> xr.Datas
     out = ds.assign(converted)
     for coord, fill in (("kind", "unknown"), ("lat", np.nan), ("lon", np.nan)):
         if coord not in out.coords:
-            out = out.assign_coords({coord: ("sensor", np.full(out.sizes["sensor"], fill, dtype=object if isinstance(fill, str) else float))})
+            out = out.assign_coords(
+                {
+                    coord: (
+                        "sensor",
+                        np.full(
+                            out.sizes["sensor"],
+                            fill,
+                            dtype=object if isinstance(fill, str) else float,
+                        ),
+                    )
+                }
+            )
     return out
 
 

@@ -88,8 +88,24 @@ QUANTITY_DIMENSIONS: dict[str, str] = {
     **{
         s: _MASS
         for s in (
-            "NOx", "NO2", "NO", "SO2", "CO", "dust", "TOC", "HCl", "HF", "NH3",
-            "Hg", "PM10", "PM2.5", "H2S", "CH4", "benzene", "Cd_Tl", "metals",
+            "NOx",
+            "NO2",
+            "NO",
+            "SO2",
+            "CO",
+            "dust",
+            "TOC",
+            "HCl",
+            "HF",
+            "NH3",
+            "Hg",
+            "PM10",
+            "PM2.5",
+            "H2S",
+            "CH4",
+            "benzene",
+            "Cd_Tl",
+            "metals",
         )
     },
     "O2": "volume_fraction",
@@ -114,9 +130,7 @@ def _lookup(unit: str) -> Unit:
     try:
         return _UNITS[unit]
     except KeyError:
-        raise UnitError(
-            f"unknown unit {unit!r}; known units: {', '.join(known_units())}"
-        ) from None
+        raise UnitError(f"unknown unit {unit!r}; known units: {', '.join(known_units())}") from None
 
 
 def dimension_of(unit: str) -> str:
@@ -163,7 +177,9 @@ def convert(values: np.ndarray, from_unit: str, to_unit: str) -> np.ndarray:
     """Convert between two units of the same dimension."""
     a, b = _lookup(from_unit), _lookup(to_unit)
     if a.dimension != b.dimension:
-        raise UnitError(f"cannot convert {from_unit!r} ({a.dimension}) to {to_unit!r} ({b.dimension})")
+        raise UnitError(
+            f"cannot convert {from_unit!r} ({a.dimension}) to {to_unit!r} ({b.dimension})"
+        )
     canonical = values * a.scale + a.offset
     result: np.ndarray = (canonical - b.offset) / b.scale
     return result

@@ -56,7 +56,9 @@ def window_ids(times: np.ndarray, period: str) -> np.ndarray:
     try:
         length = PERIOD_NS[period]
     except KeyError:
-        raise StreamFormatError(f"unknown averaging period {period!r}; use one of {PERIODS}") from None
+        raise StreamFormatError(
+            f"unknown averaging period {period!r}; use one of {PERIODS}"
+        ) from None
     return t.astype(np.int64) // length
 
 
@@ -112,7 +114,16 @@ def window_averages(
     if len(t) == 0:
         empty = np.zeros((n_sensors, 0))
         none = np.zeros(0, dtype="datetime64[ns]")
-        return WindowAverages(none, none, np.zeros(0, np.int64), empty, empty, empty.astype(np.int64), empty, empty.astype(bool))
+        return WindowAverages(
+            none,
+            none,
+            np.zeros(0, np.int64),
+            empty,
+            empty,
+            empty.astype(np.int64),
+            empty,
+            empty.astype(bool),
+        )
     ids = window_ids(t, period)
     window_index, first = np.unique(ids, return_index=True)
     valid = ~np.isnan(values)
@@ -132,7 +143,11 @@ def window_averages(
         expected = np.where(interval > 0, length_ns[None, :] / interval, counts)
         coverage = np.where(expected > 0, np.minimum(counts / expected, 1.0), 0.0)
     t_int = t.astype(np.int64)
-    last_valid = np.where(valid.any(axis=1), np.where(valid, t_int[None, :], np.iinfo(np.int64).min).max(axis=1), np.iinfo(np.int64).min)
+    last_valid = np.where(
+        valid.any(axis=1),
+        np.where(valid, t_int[None, :], np.iinfo(np.int64).min).max(axis=1),
+        np.iinfo(np.int64).min,
+    )
     reach = last_valid + np.asarray(interval_ns, dtype=np.int64)
     complete = end.astype(np.int64)[None, :] <= reach[:, None]
     return WindowAverages(

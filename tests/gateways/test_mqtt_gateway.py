@@ -1,0 +1,154 @@
+"""The MQTT gateway against a real broker: QoS 1, persistent sessions, quarantine, journal."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BrokerInfo, Mosquitto
+from vth.demo.simulator import Publisher
+from vth.gateways.broker import free_port
+from vth.gateways.errors import BrokerError
+from vth.gateways.journal import Journal
+from vth.gateways.mqtt import BrokerAddress, Ingestor, MqttGateway
+from vth.gateways.quarantine import Quarantine
+from vth.gateways.topics import TopicTemplate
+from vth.sensing.buffer import StreamBuffer
+
+BT = int(time.time()) - 12 * 3600  # all test readings lie in the past
+
+
+def nox_pack(i: int, sensor: str = "cems-l1") -> bytes:
+    return json.dumps(
+        [{"bn": f"{sensor}:", "bt": BT + 60 * i, "n": "NOx", "u": "mg/m3", "v": float(i)}]
+    ).encode()
+
+
+def make_gateway(
+    url: str, tmp_path: Path, client_id: str = "test-gw", journal: bool = False
+) -> MqttGateway:
+    ingestor = Ingestor(
+        StreamBuffer(),
+        Quarantine(tmp_path / "q.jsonl"),
+        TopicTemplate("vth/{mba_id}/{sensor_id}"),
+        {"avi"},
+    )
+    return MqttGateway(
+        ingestor,
+        url,
+        client_id=client_id,
+        journal=Journal(tmp_path / "j.jsonl") if journal else None,
+    )
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+def test_gateway_buffers_senml_and_quarantines_bad_messages(
+    mqtt_broker: BrokerInfo, tmp_path: Path
+):
+    gateway = make_gateway(mqtt_broker.url, tmp_path)
+    gateway.start()
+    publisher = Publisher(mqtt_broker.url, client_id="test-pub")
+    try:
+        good = [("vth/avi/cems-l1", nox_pack(i)) for i in range(200)]
+        bad = [("vth/avi/cems-l1", b"not json"), ("vth/other/cems-l1", nox_pack(0))]
+        publisher.publish(good[:100] + bad + good[100:] + good[:10])  # with 10 redeliveries
+        assert wait_for(lambda: gateway.stats.messages == 212), gateway.stats
+        assert gateway.wait_idle()
+    finally:
+        publisher.close()
+        gateway.stop()
+    ds = gateway.ingestor.buffer.to_dataset("avi")
+    assert ds["NOx"].values.ravel().tolist() == [float(i) for i in range(200)]
+    assert gateway.stats.duplicates == 10
+    assert gateway.stats.quarantined == 2
+    assert gateway.stats.connects == 1
+
+
+def test_embedded_broker_carries_the_stream_path(embedded_broker: BrokerInfo, tmp_path: Path):
+    gateway = make_gateway(embedded_broker.url, tmp_path)
+    gateway.start()
+    publisher = Publisher(embedded_broker.url, client_id="test-pub-embedded")
+    try:
+        publisher.publish([("vth/avi/cems-l1", nox_pack(i)) for i in range(50)])
+        assert wait_for(lambda: len(gateway.ingestor.buffer) == 50)
+    finally:
+        publisher.close()
+        gateway.stop()
+
+
+def test_persistent_session_delivers_what_was_published_while_the_gateway_was_down(
+    mosquitto: Mosquitto, tmp_path: Path
+):
+    url = mosquitto.info.url
+    first = make_gateway(url, tmp_path, client_id="persistent-gw")
+    first.start()
+    first.stop()  # session (and its subscription) stays on the broker
+    publisher = Publisher(url, client_id="test-pub-offline")
+    try:
+        publisher.publish([("vth/avi/cems-l1", nox_pack(i)) for i in range(300)])
+    finally:
+        publisher.close()
+    second = make_gateway(url, tmp_path, client_id="persistent-gw")
+    second.start()
+    try:
+        assert wait_for(lambda: len(second.ingestor.buffer) == 300)
+        assert second.wait_idle()
+    finally:
+        second.stop()
+    assert second.ingestor.buffer.to_dataset("avi")["NOx"].values.ravel().tolist() == [
+        float(i) for i in range(300)
+    ]
+
+
+def test_journal_restores_the_buffer_after_a_restart(mqtt_broker: BrokerInfo, tmp_path: Path):
+    gateway = make_gateway(mqtt_broker.url, tmp_path, client_id="journal-gw", journal=True)
+    gateway.start()
+    publisher = Publisher(mqtt_broker.url, client_id="test-pub-journal")
+    try:
+        publisher.publish(
+            [("vth/avi/cems-l1", nox_pack(i)) for i in range(40)] + [("vth/avi/x", b"junk")]
+        )
+        assert wait_for(lambda: gateway.stats.messages == 41)
+        assert gateway.wait_idle()
+    finally:
+        publisher.close()
+        gateway.stop()
+    restarted = make_gateway(mqtt_broker.url, tmp_path, client_id="journal-gw-2", journal=True)
+    assert restarted.replay_journal() == 40  # the junk message was quarantined, not journalled
+    assert len(restarted.ingestor.buffer) == 40
+    assert restarted.ingestor.quarantine.count == 0
+
+
+def test_unreachable_broker_gives_a_clear_error(tmp_path: Path):
+    gateway = make_gateway(f"mqtt://127.0.0.1:{free_port()}", tmp_path)
+    with pytest.raises(BrokerError, match=r"cannot connect to MQTT broker 127\.0\.0\.1"):
+        gateway.start(wait=1.5)
+    gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://broker.local", BrokerAddress("broker.local", 1883, False)),
+        ("mqtts://broker.local", BrokerAddress("broker.local", 8883, True)),
+        ("127.0.0.1:1999", BrokerAddress("127.0.0.1", 1999, False)),
+    ],
+)
+def test_broker_urls_parse(url: str, expected: BrokerAddress):
+    assert BrokerAddress.parse(url) == expected
+
+
+def test_broker_url_with_wrong_scheme_is_refused():
+    with pytest.raises(BrokerError, match="scheme"):
+        BrokerAddress.parse("http://broker")

@@ -1,0 +1,199 @@
+"""The ``vth`` command line, as an inspector or data scientist uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import EXAMPLE_PROFILES, ROOT
+from vth.cli import app
+from vth.gateways.broker import free_port
+
+runner = CliRunner()
+EXAMPLE_NC = ROOT / "examples" / "data" / "gasturbine-2011.nc"
+ALERT_FIELDS = {
+    "id",
+    "mba_id",
+    "source_id",
+    "detector",
+    "kind",
+    "substance",
+    "start",
+    "end",
+    "value",
+    "limit",
+    "unit",
+    "lat",
+    "lon",
+    "severity",
+    "lhso",
+    "candidates",
+    "evidence",
+}
+
+
+def test_profiles_validate_accepts_the_examples():
+    result = runner.invoke(app, ["profiles", "validate", str(EXAMPLE_PROFILES)])
+    assert result.exit_code == 0, result.output
+    assert "4 valid MBA profile(s)" in result.output
+
+
+def test_profiles_validate_lists_every_invalid_field_and_exits_non_zero(tmp_path: Path):
+    (tmp_path / "bad.yaml").write_text(
+        """
+id: bad site
+name: Bad
+operator: X
+activity: y
+location: {lat: 95, lon: 4}
+sources:
+  - id: s1
+    limits:
+      - {substance: NOx, unit: furlong, value: -1, average: 2h}
+sensors:
+  - {id: c1, kind: cems, source_id: nowhere}
+colour: red
+"""
+    )
+    (tmp_path / "broken.yml").write_text("id: [unclosed\n")
+    result = runner.invoke(app, ["profiles", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    out = result.output
+    for expected in (
+        "bad.yaml: id:",
+        "location.lat:",
+        "sources[0].limits[0].unit: unknown unit 'furlong'",
+        "sources[0].limits[0].value:",
+        "sources[0].limits[0].average:",
+        "colour: Extra inputs are not permitted",
+        "broken.yml: line 2",
+    ):
+        assert expected in out, f"{expected!r} missing from:\n{out}"
+
+
+def test_detect_on_the_example_netcdf_writes_json_lines_alerts(tmp_path: Path):
+    out = tmp_path / "alerts.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(EXAMPLE_NC),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert alerts, "the real 2011 gas turbine data exceeds the example permit"
+    for alert in alerts:
+        assert alert.keys() >= ALERT_FIELDS
+        assert alert["mba_id"] == "gasturbine-maasvlakte"
+        assert alert["value"] > alert["limit"]
+        assert alert["start"].endswith("Z") and alert["end"].endswith("Z")
+        assert alert["lhso"]["behaviour"] == "unknown"
+    assert {a["substance"] for a in alerts} <= {"NOx", "CO"}
+    assert len({a["id"] for a in alerts}) == len(alerts)
+    assert f"{len(alerts)} alert(s) written" in result.output
+
+
+def test_detect_reads_long_csv_and_warns_about_mbas_without_profile(tmp_path: Path):
+    rows = ["time,mba_id,sensor,quantity,value,unit"]
+    for minute in range(60):
+        t = f"2026-01-05T10:{minute:02d}:00Z"
+        rows.append(f"{t},chemie-botlek,fl-east,benzene,{120 if minute < 20 else 10},ug/m3")
+        rows.append(f"{t},unknown-site,x1,NOx,5,mg/m3")
+    csv = tmp_path / "streams.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app, ["detect", "--profiles", str(EXAMPLE_PROFILES), "--data", str(csv), "--out", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no profile for MBA 'unknown-site'" in result.output
+    alerts = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(a["source_id"], a["start"], a["end"]) for a in alerts] == [
+        ("fenceline-east", "2026-01-05T10:00:00Z", "2026-01-05T10:20:00Z")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        (b"not a netcdf file", ".nc", "not a readable netCDF file"),
+        (
+            b"time,sensor\n2026-01-01T00:00Z,x\n",
+            ".csv",
+            "missing column(s) mba_id, quantity, value, unit",
+        ),
+        (b"a,b", ".parquet", "unknown stream file type"),
+    ],
+)
+def test_detect_on_a_bad_file_names_the_file_and_the_problem(
+    tmp_path: Path, content: bytes, suffix: str, message: str
+):
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_bytes(content)
+    result = runner.invoke(app, ["detect", "--profiles", str(EXAMPLE_PROFILES), "--data", str(bad)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert str(bad) in result.output.replace("\n", "")
+
+
+def test_detect_with_an_unknown_detector_lists_the_registered_ones(tmp_path: Path):
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(EXAMPLE_NC),
+            "--detector",
+            "nope",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "no detector named 'nope'" in result.output and "exceedance" in result.output
+
+
+def test_detectors_command_lists_the_exceedance_detector():
+    result = runner.invoke(app, ["detectors"])
+    assert result.exit_code == 0
+    assert "exceedance" in result.output
+
+
+def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
+    """`make demo` path: embedded broker, SQLite, simulator; alerts within a minute."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vth.cli",
+            "demo",
+            "--duration",
+            "60",
+            "--exit-after-alerts",
+            "2",
+            "--port",
+            str(free_port()),
+            "--workdir",
+            str(tmp_path / "demo"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MQTT broker (embedded)" in proc.stdout
+    assert proc.stdout.count("ALERT exceedance") >= 2
+    assert "avi-rozenburg/line-1 NOx" in proc.stdout
+    assert "4 quarantined" in proc.stdout
+    assert (tmp_path / "demo" / "vth.db").exists()

@@ -1,0 +1,131 @@
+"""The whole stream path: SenML over Mosquitto -> gateway -> detector -> store -> GET /alerts."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from tests.conftest import EXAMPLE_PROFILES, Mosquitto
+from vth.demo.simulator import Publisher, floor_minutes
+from vth.runtime import Service
+from vth.settings import Settings
+
+
+def settings_for(broker_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        profiles_dir=EXAMPLE_PROFILES,
+        database_url=f"sqlite:///{tmp_path / 'vth.db'}",
+        broker_url=broker_url,
+        quarantine_path=tmp_path / "quarantine.jsonl",
+        journal_path=tmp_path / "journal.jsonl",
+        detect_interval_s=0.5,
+        mqtt_client_id="e2e-gateway",
+    )
+
+
+def cems_minute(t: datetime, nox: float, o2: float = 11.0) -> bytes:
+    return json.dumps(
+        [
+            {"bn": "cems-l1:", "bt": int(t.timestamp()), "n": "NOx", "u": "mg/m3", "v": nox},
+            {"n": "O2", "u": "%", "v": o2},
+        ]
+    ).encode()
+
+
+def wait_for_alerts(
+    client: TestClient, timeout: float = 30.0, **params: str
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get("/alerts", params=params)
+        assert response.status_code == 200
+        if response.json():
+            return list(response.json())
+        time.sleep(0.2)
+    return []
+
+
+def test_senml_peak_over_mosquitto_appears_as_exceedance_alert_in_the_api(
+    mosquitto: Mosquitto, tmp_path: Path
+):
+    service = Service(settings_for(mosquitto.info.url, tmp_path))
+    start = floor_minutes(datetime.now(UTC) - timedelta(hours=3), 30)
+    peak = (start + timedelta(minutes=60), start + timedelta(minutes=90))  # one whole half-hour
+    messages = []
+    for minute in range(150):
+        t = start + timedelta(minutes=minute)
+        nox = 520.0 if peak[0] <= t < peak[1] else 80.0
+        messages.append(("vth/avi-rozenburg/cems-l1", cems_minute(t, nox)))
+    messages.insert(10, ("vth/avi-rozenburg/cems-l1", b'{"malformed": '))
+
+    with TestClient(service.create_app()) as client:
+        publisher = Publisher(mosquitto.info.url, client_id="e2e-sensor")
+        try:
+            publisher.publish(messages)
+        finally:
+            publisher.close()
+        alerts = wait_for_alerts(client, mba_id="avi-rozenburg")
+        health = client.get("/health").json()
+
+    assert len(alerts) == 1, alerts
+    alert = alerts[0]
+    assert alert["kind"] == "exceedance"
+    assert alert["detector"] == "exceedance"
+    assert (alert["source_id"], alert["sensor_id"], alert["substance"]) == (
+        "line-1",
+        "cems-l1",
+        "NOx",
+    )
+    assert alert["start"] == peak[0].isoformat().replace("+00:00", "Z")
+    assert alert["end"] == peak[1].isoformat().replace("+00:00", "Z")
+    assert alert["value"] == 480.0  # 520 minus the confidence interval (10% of 400)
+    assert alert["limit"] == 400.0
+    assert alert["unit"] == "mg/m3"
+    assert (alert["lat"], alert["lon"]) == (51.9051, 4.2449)
+    for field in ("id", "severity", "lhso", "candidates", "evidence"):
+        assert field in alert
+    assert alert["evidence"]["windows"][0]["samples"] == 30
+    assert health["components"]["pipeline"]["quarantined"] == 1
+    assert health["components"]["pipeline"]["readings"] == 300
+    quarantine = (tmp_path / "quarantine.jsonl").read_text().splitlines()
+    assert len(quarantine) == 1 and "not JSON" in json.loads(quarantine[0])["reason"]
+
+
+def test_vth_serve_app_answers_over_real_http(mosquitto: Mosquitto, tmp_path: Path):
+    import threading
+
+    import uvicorn
+
+    from vth.gateways.broker import free_port
+
+    service = Service(settings_for(mosquitto.info.url, tmp_path))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(service.create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/health").json()["components"]["pipeline"]["connected"] is True
+        profiles = httpx.get(f"{base}/profiles").json()
+        assert {p["id"] for p in profiles} == {
+            "avi-rozenburg",
+            "chemie-botlek",
+            "gasturbine-maasvlakte",
+            "tankopslag-europoort",
+        }
+        assert "/alerts" in httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert httpx.get(f"{base}/docs").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(20)
