@@ -57,9 +57,7 @@ def test_a_long_csv_becomes_one_dataset_with_values_in_canonical_units(tmp_path:
     assert ds["sensor"].values.tolist() == ["cems-l1", "meteo-botlek"]
     assert ds["mba_id"].values.tolist() == ["avi-rozenburg", "chemie-botlek"]
     # an offset is honoured; a time without one is UTC
-    np.testing.assert_array_equal(
-        ds["time"].values, times("2026-01-05T10:00", "2026-01-05T10:01")
-    )
+    np.testing.assert_array_equal(ds["time"].values, times("2026-01-05T10:00", "2026-01-05T10:01"))
     np.testing.assert_allclose(ds["NOx"].values, [[120.0, 130.0], [np.nan, np.nan]])
     np.testing.assert_allclose(ds["O2"].values, [[11.0, np.nan], [np.nan, np.nan]])
     np.testing.assert_allclose(ds["temperature"].values, [[np.nan, np.nan], [293.65, np.nan]])

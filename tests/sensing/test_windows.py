@@ -51,16 +51,20 @@ def test_hours_and_days_roll_over_at_midnight_utc():
 
 
 def test_ten_minute_windows_align_to_the_clock():
-    w = window_averages(np.ones((1, 3)), stamps("2026-01-05T10:09:59", "2026-01-05T10:10", "2026-01-05T10:19:59"), "10min")
+    w = window_averages(
+        np.ones((1, 3)),
+        stamps("2026-01-05T10:09:59", "2026-01-05T10:10", "2026-01-05T10:19:59"),
+        "10min",
+    )
 
     np.testing.assert_array_equal(w.start, stamps("2026-01-05T10:00", "2026-01-05T10:10"))
     assert w.count.tolist() == [[1, 2]]
 
 
 def test_months_end_on_the_last_day_including_february():
-    times = stamps(
-        "2026-02-28T23:59", "2026-03-01T00:00", "2024-02-29T12:00"
-    )[[2, 0, 1]]  # leap-year February 2024 first
+    times = stamps("2026-02-28T23:59", "2026-03-01T00:00", "2024-02-29T12:00")[
+        [2, 0, 1]
+    ]  # leap-year February 2024 first
 
     w = window_averages(np.array([[1.0, 2.0, 3.0]]), times, "1mo")
 
@@ -228,7 +232,7 @@ def test_monthly_means_equal_a_pandas_groupby_on_the_month(stream: tuple[np.ndar
     np.testing.assert_allclose(w.mean, expected.to_numpy().T, rtol=1e-9, atol=1e-9)
 
 
-# --- reference O2 ----------------------------------------------------------------------------------
+# --- reference O2 ---------------------------------------------------------------------------
 
 
 def test_reference_o2_formula_for_a_waste_incinerator():

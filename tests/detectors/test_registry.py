@@ -1,0 +1,88 @@
+"""The CLI and the API find detectors by name; parameters follow scikit-learn conventions."""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.base import clone
+
+from vth.detectors import Detector, UnknownDetectorError, create, get, names, register
+from vth.detectors.exceedance import ExceedanceDetector
+
+
+def test_the_exceedance_detector_is_registered_by_name():
+    assert "exceedance" in names()
+    assert names() == sorted(names())
+    assert get("exceedance") is ExceedanceDetector
+
+
+def test_an_unknown_detector_name_lists_the_registered_ones():
+    with pytest.raises(UnknownDetectorError) as exc:
+        get("exceedence")
+
+    message = str(exc.value)
+    assert message.startswith("no detector named 'exceedence'; registered: ")
+    assert "exceedance" in message
+    assert isinstance(exc.value, KeyError)  # callers may treat it as a missing key
+
+
+def test_create_builds_a_detector_with_parameters():
+    detector = create("exceedance", min_coverage=0.5, substances=["NOx"])
+
+    assert isinstance(detector, ExceedanceDetector)
+    assert detector.min_coverage == 0.5
+    assert detector.substances == ["NOx"]
+    assert detector.sampling_interval is None
+
+
+def test_create_refuses_an_unknown_parameter():
+    with pytest.raises(TypeError):
+        create("exceedance", coverage=0.5)
+
+
+def test_get_params_set_params_and_clone_work_like_scikit_learn():
+    detector = create("exceedance", min_coverage=0.5)
+
+    assert detector.get_params() == {
+        "min_coverage": 0.5,
+        "sampling_interval": None,
+        "substances": None,
+    }
+    assert detector.set_params(sampling_interval="1min") is detector
+    assert detector.sampling_interval == "1min"
+    copy = clone(detector)
+    assert copy is not detector
+    assert copy.get_params() == detector.get_params()
+    with pytest.raises(ValueError):
+        detector.set_params(threshold=3)
+
+
+def test_a_stateless_detector_fits_without_history_and_returns_itself():
+    detector = ExceedanceDetector()
+
+    assert detector.fit() is detector
+    assert detector.is_fitted_ is True
+
+
+def test_describe_tells_what_the_detector_is_for():
+    info = ExceedanceDetector.describe()
+
+    assert info["name"] == "exceedance"
+    assert info["kind"] == "exceedance"
+    assert info["technology"] == "sensors"
+    assert info["requires_fit"] is False
+    assert "supervision" in info["tasks"]  # type: ignore[operator]
+    assert str(info["doc"]).startswith("Averages over the permit's averaging periods")
+
+
+def test_registering_another_class_under_a_taken_name_is_refused():
+    class Impostor(ExceedanceDetector):
+        name = "exceedance"
+
+    with pytest.raises(ValueError, match="detector name 'exceedance' is taken"):
+        register(Impostor)
+    assert get("exceedance") is ExceedanceDetector
+
+
+def test_registering_the_same_class_twice_is_harmless():
+    assert register(ExceedanceDetector) is ExceedanceDetector
+    assert issubclass(get("exceedance"), Detector)
