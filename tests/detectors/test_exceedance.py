@@ -220,6 +220,51 @@ def test_without_operating_hours_in_the_permit_every_sample_counts():
     assert spans(ExceedanceDetector().detect(ds, always)) == [("12:00", "13:00")]
 
 
+def two_weekdays_at(level: float, average: str) -> tuple[MbaProfile, Any]:
+    """Monday and Tuesday 06:00-22:00 local; samples every minute of both days at one level."""
+    profile = one_limit_profile(
+        {
+            "substance": "TOC",
+            "unit": "mg/m3",
+            "value": 100,
+            "average": average,
+            "operating_time_only": True,
+        },
+        operating_hours={"weekly": {"mon": ["06:00-22:00"], "tue": ["06:00-22:00"]}},
+    )
+    ds = stream(
+        "test-mba", "2026-01-05T00:00", {"TOC": np.full(2 * 24 * 60, level)}, sensors=("cems-1",)
+    )
+    return profile, ds
+
+
+def test_a_daily_average_within_operating_time_is_judged_when_coverage_allows():
+    profile, ds = two_weekdays_at(500.0, "1d")
+
+    [d] = ExceedanceDetector(min_coverage=0.6).detect(ds, profile)
+
+    # Monday is complete (Tuesday's data came in); Tuesday is still open
+    assert (d.start, d.end) == (utc("2026-01-05T00:00"), utc("2026-01-06T00:00"))
+    assert d.evidence["windows"][0]["samples"] == 16 * 60
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: with operating_time_only, window coverage is valid samples / samples in the "
+    "WHOLE window (vth/sensing/windows.py expected = length / interval), not in the operating "
+    "time within it, so a 16-hour operating day has coverage 0.67 < 0.75 and its daily "
+    "average is never judged",
+)
+def test_a_daily_average_over_a_fully_measured_operating_day_is_judged():
+    profile, ds = two_weekdays_at(500.0, "1d")
+
+    detections = ExceedanceDetector().detect(ds, profile)
+
+    assert [(d.start, d.end) for d in detections] == [
+        (utc("2026-01-05T00:00"), utc("2026-01-06T00:00"))
+    ]
+
+
 # --- units -------------------------------------------------------------------------------------
 
 
@@ -256,7 +301,8 @@ def test_a_stream_in_grams_is_compared_in_grams(profiles: dict[str, MbaProfile])
 
     [d] = ExceedanceDetector().detect(ds, profiles["tankopslag-europoort"])
 
-    assert (d.value, d.limit, d.unit) == (pytest.approx(10.5), 10.0, "g/m3")
+    assert d.value == pytest.approx(10.5)
+    assert (d.limit, d.unit) == (10.0, "g/m3")
 
 
 def test_a_limit_that_cannot_be_converted_to_the_stream_unit_is_an_error():
@@ -527,16 +573,18 @@ def half_hour_levels(draw: st.DrawFn) -> tuple[np.ndarray, int, float]:
 
 def expected_exceedances(
     values: np.ndarray, times: np.ndarray, limit: float, ci: float
-) -> tuple[list[tuple[pd.Timestamp, pd.Timestamp]], float]:
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Runs of exceeding half-hours, computed with pandas independently of vth."""
-    series = pd.Series(values, index=pd.DatetimeIndex(times))
-    grouped = series.groupby(series.index.floor("30min"))
+    index = pd.DatetimeIndex(times)
+    series = pd.Series(values, index=index)
+    grouped = series.groupby(index.floor("30min"))
     frame = pd.DataFrame({"mean": grouped.mean(), "count": grouped.count()})
-    last_valid = series.dropna().index.max()
-    complete = frame.index + pd.Timedelta("30min") <= last_valid + pd.Timedelta("1min")
+    window_start = pd.DatetimeIndex(frame.index)
+    last_valid = index[~np.isnan(values)].max()
+    complete = window_start + pd.Timedelta("30min") <= last_valid + pd.Timedelta("1min")
     subtracted = ci / 100 * limit
     exceeding = complete & (frame["count"] / 30 >= 0.75) & (frame["mean"] - subtracted > limit)
-    starts = frame.index[exceeding.to_numpy()]
+    starts = window_start[np.asarray(exceeding)]
     found: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     for start in starts:
         end = start + pd.Timedelta("30min")
@@ -544,7 +592,7 @@ def expected_exceedances(
             found[-1] = (found[-1][0], end)
         else:
             found.append((start, end))
-    return found, subtracted
+    return found
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -579,7 +627,7 @@ def test_detections_are_exactly_the_runs_of_valid_half_hours_above_the_limit(
     if np.isnan(values).all():
         assert detections == []
         return
-    expected, _ = expected_exceedances(values, times, limit, ci)
+    expected = expected_exceedances(values, times, limit, ci)
     got = [
         (pd.Timestamp(d.start).tz_convert(None), pd.Timestamp(d.end).tz_convert(None))
         for d in detections
@@ -590,13 +638,15 @@ def test_detections_are_exactly_the_runs_of_valid_half_hours_above_the_limit(
 # --- real data: the UCI gas turbine, 2011 ---------------------------------------------------------
 
 
-def runs_above(series: pd.Series, limit: float) -> list[tuple[pd.Timestamp, pd.Timestamp, float]]:
-    """(start, end, worst) of each run of consecutive hours above the limit, with pandas."""
+def runs_above(
+    series: pd.Series, limit: float, step: str = "1h"
+) -> list[tuple[pd.Timestamp, pd.Timestamp, float]]:
+    """(start, end, worst) of each run of consecutive steps above the limit, with pandas."""
     above = series > limit
     run_id = (above != above.shift(fill_value=False)).cumsum()
     out = []
     for _, run in series[above].groupby(run_id[above]):
-        out.append((run.index[0], run.index[-1] + pd.Timedelta("1h"), float(run.max())))
+        out.append((run.index[0], run.index[-1] + pd.Timedelta(step), float(run.max())))
     return out
 
 
@@ -626,14 +676,37 @@ def test_the_real_gas_turbine_year_gives_one_detection_per_run_of_hours_above_th
         expected = runs_above(series, limit)
         assert len(hourly) == len(expected), substance
         assert [h[:2] for h in hourly] == [e[:2] for e in expected]
-        np.testing.assert_allclose([h[2] for h in hourly], [e[2] for e in expected])
-    assert (
-        len(
-            [
-                d
-                for d in detections
-                if d.substance == "NOx" and d.evidence["limit"]["average"] == "1h"
-            ]
-        )
-        > 10
+        worst = np.array([h[2] for h in hourly], dtype=np.float64)
+        np.testing.assert_allclose(worst, np.array([e[2] for e in expected]))
+    n_hourly_nox = sum(
+        1 for d in detections if d.substance == "NOx" and d.evidence["limit"]["average"] == "1h"
     )
+    assert n_hourly_nox > 10  # the hypothetical permit is meant to catch real peaks
+
+
+def test_the_real_gas_turbine_daily_nox_detections_match_pandas_daily_means(
+    profiles: dict[str, MbaProfile],
+):
+    ds = open_streams(GASTURBINE_NC)["gasturbine-maasvlakte"]
+    index = pd.DatetimeIndex(ds["time"].values)
+    nox = pd.Series(ds["NOx"].values[0], index=index)
+    days = nox.groupby(index.floor("1D")).agg(["mean", "count"])
+    day_start = pd.DatetimeIndex(days.index)
+    # a day is judged once complete (the last hourly sample reaches midnight) and 75 % covered
+    judged = (day_start + pd.Timedelta("1D") <= index[-1] + pd.Timedelta("1h")) & (
+        days["count"].to_numpy() / 24 >= 0.75
+    )
+    daily_means = pd.Series(np.where(judged, days["mean"].to_numpy(), np.nan), index=day_start)
+    expected = runs_above(daily_means, 80.0, step="1D")
+
+    detections = ExceedanceDetector(substances=["NOx"]).detect(
+        ds, profiles["gasturbine-maasvlakte"]
+    )
+
+    daily = [
+        (pd.Timestamp(d.start).tz_convert(None), pd.Timestamp(d.end).tz_convert(None))
+        for d in detections
+        if d.evidence["limit"]["average"] == "1d"
+    ]
+    assert daily == [(start, end) for start, end, _ in expected]
+    assert daily  # 2011 has days above the hypothetical daily limit

@@ -83,8 +83,8 @@ def test_detection_exceedance_factor_and_duration():
         detector="exceedance",
         kind="exceedance",
         mba_id="m",
-        start="2026-01-05T10:00:00Z",  # type: ignore[arg-type]
-        end="2026-01-05T11:30:00Z",  # type: ignore[arg-type]
+        start="2026-01-05T10:00:00Z",
+        end="2026-01-05T11:30:00Z",
         value=500.0,
         limit=400.0,
     )

@@ -19,7 +19,7 @@ def quarter_hours(start: str, end: str) -> np.ndarray:
 
 WEEKDAYS_0600_2200 = OperatingHours(
     timezone="Europe/Amsterdam",
-    weekly={d: ["06:00-22:00"] for d in ("mon", "tue", "wed", "thu", "fri")},  # type: ignore[misc]
+    weekly={d: ["06:00-22:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
 )
 
 

@@ -166,12 +166,6 @@ def test_one_sensor_id_under_two_mbas_is_refused(tmp_path: Path):
         read_long_csv(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: vth/sensing/io.py:78 keeps an all-integer 'value' column as int64, so line 84 "
-    "assigning converted floats (20 Cel -> 293.15 K) raises TypeError under pandas 3",
-)
 def test_whole_number_celsius_values_are_converted_to_kelvin(tmp_path: Path):
     path = write_csv(
         tmp_path,
@@ -182,6 +176,25 @@ def test_whole_number_celsius_values_are_converted_to_kelvin(tmp_path: Path):
     ds = read_long_csv(path)
 
     np.testing.assert_allclose(ds["temperature"].values, [[293.15, 294.15]])
+
+
+def test_a_value_that_is_not_a_number_is_reported_with_its_line_number(tmp_path: Path):
+    path = write_csv(
+        tmp_path,
+        "2026-01-05T10:00:00Z,m,s1,NOx,1.0,mg/m3\n2026-01-05T10:01:00Z,m,s1,NOx,high,mg/m3\n",
+    )
+
+    with pytest.raises(StreamFormatError, match=r"line 3: value 'high' is not a number"):
+        read_long_csv(path)
+
+
+def test_an_empty_value_cell_is_a_missing_sample(tmp_path: Path):
+    path = write_csv(
+        tmp_path,
+        "2026-01-05T10:00:00Z,m,s1,NOx,,mg/m3\n2026-01-05T10:01:00Z,m,s1,NOx,5.0,mg/m3\n",
+    )
+
+    np.testing.assert_array_equal(read_long_csv(path)["NOx"].values, [[np.nan, 5.0]])
 
 
 def test_open_streams_splits_a_csv_per_mba(tmp_path: Path):

@@ -210,8 +210,8 @@ def test_window_means_equal_a_pandas_groupby_on_the_floored_time(
 
     w = window_averages(values, times, period)
 
-    frame = pd.DataFrame(values.T, index=pd.DatetimeIndex(times))
-    grouped = frame.groupby(frame.index.floor(PANDAS_FREQ[period]))
+    index = pd.DatetimeIndex(times)
+    grouped = pd.DataFrame(values.T, index=index).groupby(index.floor(PANDAS_FREQ[period]))
     np.testing.assert_array_equal(w.start, grouped.mean().index.to_numpy("datetime64[ns]"))
     np.testing.assert_allclose(w.mean, grouped.mean().to_numpy().T, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(w.count, grouped.count().to_numpy().T)
@@ -226,9 +226,11 @@ def test_monthly_means_equal_a_pandas_groupby_on_the_month(stream: tuple[np.ndar
 
     w = window_averages(values, times, "1mo")
 
-    frame = pd.DataFrame(values.T, index=pd.DatetimeIndex(times))
-    expected = frame.groupby(frame.index.to_period("M")).mean()
-    np.testing.assert_array_equal(w.start, expected.index.to_timestamp().to_numpy("datetime64[ns]"))
+    index = pd.DatetimeIndex(times)
+    months = index.to_period("M")
+    expected = pd.DataFrame(values.T, index=index).groupby(months).mean()
+    starts = pd.PeriodIndex(expected.index).to_timestamp().to_numpy("datetime64[ns]")
+    np.testing.assert_array_equal(w.start, starts)
     np.testing.assert_allclose(w.mean, expected.to_numpy().T, rtol=1e-9, atol=1e-9)
 
 
