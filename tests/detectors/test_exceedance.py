@@ -248,13 +248,6 @@ def test_a_daily_average_within_operating_time_is_judged_when_coverage_allows():
     assert d.evidence["windows"][0]["samples"] == 16 * 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with operating_time_only, window coverage is valid samples / samples in the "
-    "WHOLE window (vth/sensing/windows.py expected = length / interval), not in the operating "
-    "time within it, so a 16-hour operating day has coverage 0.67 < 0.75 and its daily "
-    "average is never judged",
-)
 def test_a_daily_average_over_a_fully_measured_operating_day_is_judged():
     profile, ds = two_weekdays_at(500.0, "1d")
 
@@ -527,12 +520,6 @@ def test_detections_are_sorted_by_start_time(profiles: dict[str, MbaProfile]):
     assert len(starts) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Alert.from_detection (vth/models/alert.py) keys the id on detector, kind, MBA, "
-    "source, sensor, substance and start only, so the hourly and the daily NOx exceedance "
-    "starting at midnight get the same alert id and the store keeps one of them",
-)
 def test_hourly_and_daily_exceedances_starting_at_midnight_are_two_alerts(
     profiles: dict[str, MbaProfile],
 ):

@@ -226,11 +226,6 @@ def test_a_sensor_naming_a_source_that_does_not_exist_is_rejected_with_the_ids(
     assert "fenceline-east, flare-1, furnace-1" in problem.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MbaProfile._consistent_ids raises a model-level ValueError, so the problem "
-    "has path '' instead of the field path sensors[0].source_id",
-)
 def test_a_dangling_sensor_source_id_is_reported_at_its_field_path(
     example_profile_data: ProfileData,
 ):
@@ -265,11 +260,6 @@ def test_duplicate_sensor_ids_are_rejected_naming_the_id(example_profile_data: P
     assert problem.reason == "duplicate sensor id(s): enose-101"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MbaProfile._consistent_ids raises at the first inconsistency, so duplicate "
-    "source ids hide duplicate sensor ids and dangling sensor source_ids",
-)
 def test_every_inconsistent_id_is_reported_in_one_run(example_profile_data: ProfileData):
     data = example_profile_data("chemie-botlek")
     data["sources"][1]["id"] = "furnace-1"  # duplicate source id
@@ -285,12 +275,6 @@ def test_every_inconsistent_id_is_reported_in_one_run(example_profile_data: Prof
     assert "'nowhere'" in reasons
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cross-field checks (MbaProfile._consistent_ids, a model 'after' validator) "
-    "do not run when any field is invalid, so a dangling sensor source_id is only "
-    "reported after the field errors are fixed",
-)
 def test_field_errors_and_a_dangling_source_id_are_reported_together(
     example_profile_data: ProfileData,
 ):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pytest
 
 from vth.sensing import Reading, StreamBuffer
 
@@ -56,7 +55,9 @@ def test_a_unit_change_within_a_series_is_rejected_with_both_units():
 
     result = buffer.append("avi-rozenburg", [nox("cems-l1", 1, 0.12, unit="g/m3")])
 
-    assert result.rejected == ["cems-l1/NOx: unit 'g/m3' differs from the series' unit 'mg/m3'"]
+    assert result.rejected == [
+        "cems-l1/NOx: unit 'g/m3' differs from 'mg/m3', the unit of NOx at avi-rozenburg"
+    ]
     assert len(buffer) == 1
 
 
@@ -178,12 +179,6 @@ def test_four_threads_appending_disjoint_readings_lose_nothing():
     np.testing.assert_array_equal(ds["NOx"].values, np.tile(np.arange(per_thread), (4, 1)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: StreamBuffer.append checks the unit per (MBA, sensor, quantity) series only, "
-    "and to_dataset labels a quantity with the first series' unit, so 1000 ug/m3 from a "
-    "second sensor ends up as 1000 mg/m3",
-)
 def test_two_sensors_reporting_one_quantity_in_different_units_are_not_mixed_up():
     buffer = StreamBuffer()
 

@@ -107,7 +107,8 @@ class ExceedanceDetector(Detector):
         interval = None
         if self.sampling_interval is not None:
             interval = np.full(len(sensor_idx), int(pd.Timedelta(self.sampling_interval).value))
-        windows = window_averages(values, times, limit.average, interval)
+        active = profile.operating_mask if limit.operating_time_only else None
+        windows = window_averages(values, times, limit.average, interval, active)
         min_coverage = self.min_coverage if self.min_coverage is not None else limit.min_coverage
         ci = limit.confidence_interval / 100 * limit_value
         validated = windows.mean - ci
@@ -215,6 +216,7 @@ class ExceedanceDetector(Detector):
             source_id=source.id,
             sensor_id=str(ds["sensor"].values[s]),
             substance=limit.substance,
+            average=limit.average,
             start=pd.Timestamp(w.start[first]).tz_localize("UTC").to_pydatetime(),
             end=pd.Timestamp(w.end[last]).tz_localize("UTC").to_pydatetime(),
             value=worst,

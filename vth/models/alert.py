@@ -36,6 +36,7 @@ class Alert(BaseModel):
     detector: str
     kind: AlertKind
     substance: str | None = None
+    average: str | None = Field(default=None, description="Averaging period, e.g. 30min.")
     start: AwareDatetime
     end: AwareDatetime
     value: float | None = None
@@ -63,9 +64,10 @@ class Alert(BaseModel):
     def from_detection(cls, detection: Detection) -> Alert:
         """Turn a detection into an alert.
 
-        The id is derived from what identifies the event (detector, MBA, source,
-        sensor, substance, start), so detecting the same event again, or receiving
-        it twice, yields the same alert id and the store keeps one alert.
+        The id is derived from what identifies the event (detector, kind, MBA,
+        source, sensor, substance, averaging period, start), so detecting the same
+        event again, or receiving it twice, yields the same alert id and the store
+        keeps one alert; an hourly and a daily exceedance stay two alerts.
         """
         d = detection
         key = "|".join(
@@ -77,6 +79,7 @@ class Alert(BaseModel):
                 d.source_id,
                 d.sensor_id,
                 d.substance,
+                d.average,
                 d.start.isoformat(),
             )
         )
@@ -88,6 +91,7 @@ class Alert(BaseModel):
             detector=d.detector,
             kind=d.kind,
             substance=d.substance,
+            average=d.average,
             start=d.start,
             end=d.end,
             value=d.value,

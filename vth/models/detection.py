@@ -25,6 +25,9 @@ class Detection(BaseModel):
     source_id: str | None = None
     sensor_id: str | None = None
     substance: str | None = None
+    average: str | None = Field(
+        default=None, description="Averaging period of the limit the values were judged by."
+    )
     start: AwareDatetime
     end: AwareDatetime
     value: float | None = Field(default=None, description="Worst value over the span.")

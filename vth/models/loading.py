@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from vth.models.errors import FieldProblem, ProfileError
-from vth.models.profile import MbaProfile
+from vth.models.profile import REFERENCES_CHECKED, MbaProfile, reference_problems
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
 
@@ -44,10 +44,14 @@ def parse_profile(data: Any, file: str = "<profile>") -> MbaProfile:
     """Validate already-parsed YAML/JSON data as an MBA profile."""
     if not isinstance(data, dict):
         raise ProfileError.single(file, "", "a profile must be a mapping of fields")
+    problems = [FieldProblem(file, path, reason) for path, reason in reference_problems(data)]
     try:
-        return MbaProfile.model_validate(data)
+        profile = MbaProfile.model_validate(data, context={REFERENCES_CHECKED: True})
     except ValidationError as exc:
-        raise ProfileError(problems_from_validation(file, exc)) from None
+        problems.extend(problems_from_validation(file, exc))
+    if problems:
+        raise ProfileError(problems)
+    return profile
 
 
 def load_profile(path: Path | str) -> MbaProfile:

@@ -8,12 +8,20 @@ heat sources and its permitted methane emission. See DESIGN.md section 2.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vth.sensing.errors import UnitError
 from vth.sensing.units import dimension_of
@@ -31,6 +39,8 @@ AveragingPeriod = Literal["1min", "10min", "30min", "1h", "1d", "1mo"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+#: Validation context key: cross-field references were already checked on the raw data.
+REFERENCES_CHECKED = "references_checked"
 
 
 class _Model(BaseModel):
@@ -165,7 +175,7 @@ class OperatingHours(_Model):
         local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(self.timezone)
         minute = np.asarray(local.hour * 60 + local.minute)
         table: np.ndarray = self.minute_table()
-        result: np.ndarray = table[np.asarray(local.dayofweek), minute]
+        result: np.ndarray = table[np.asarray(local.day_of_week), minute]
         return result
 
 
@@ -220,22 +230,12 @@ class MbaProfile(_Model):
         return footprint
 
     @model_validator(mode="after")
-    def _consistent_ids(self) -> MbaProfile:
-        for what, ids in (
-            ("source", [s.id for s in self.sources]),
-            ("sensor", [s.id for s in self.sensors]),
-            ("heat source", [h.id for h in self.heat_sources]),
-        ):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise ValueError(f"duplicate {what} id(s): {', '.join(dupes)}")
-        source_ids = {s.id for s in self.sources}
-        for sensor in self.sensors:
-            if sensor.source_id is not None and sensor.source_id not in source_ids:
-                raise ValueError(
-                    f"sensor {sensor.id!r} names source_id {sensor.source_id!r}, "
-                    f"which is not one of this MBA's sources ({', '.join(sorted(source_ids))})"
-                )
+    def _consistent_ids(self, info: ValidationInfo) -> MbaProfile:
+        if info.context and info.context.get(REFERENCES_CHECKED):
+            return self  # the loader has reported these with their field paths
+        problems = reference_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(f"{path}: {reason}" for path, reason in problems))
         return self
 
     def source(self, source_id: str) -> Source | None:
@@ -258,3 +258,51 @@ class MbaProfile(_Model):
         if self.operating_hours is None:
             return np.ones(len(times), dtype=bool)
         return self.operating_hours.mask(times)
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Cross-field problems of profile data, each with its field path.
+
+    Duplicate ids of sources, sensors and heat sources, and sensors whose
+    ``source_id`` names no source. Works on raw (unvalidated) data, so these are
+    reported together with field errors, not after they are fixed.
+    """
+    problems: list[tuple[str, str]] = []
+
+    def identified(key: str) -> list[tuple[int, str]]:
+        items = data.get(key)
+        if not isinstance(items, list):
+            return []
+        return [
+            (i, item["id"])
+            for i, item in enumerate(items)
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+        ]
+
+    for key, what in (
+        ("sources", "source"),
+        ("sensors", "sensor"),
+        ("heat_sources", "heat source"),
+    ):
+        first: dict[str, int] = {}
+        for i, ident in identified(key):
+            if ident in first:
+                problems.append((f"{key}[{i}].id", f"duplicate {what} id(s): {ident}"))
+            else:
+                first[ident] = i
+    source_ids = sorted({ident for _, ident in identified("sources")})
+    sensors = data.get("sensors")
+    for i, sensor in enumerate(sensors if isinstance(sensors, list) else []):
+        if not isinstance(sensor, Mapping):
+            continue
+        source_id = sensor.get("source_id")
+        if source_id is not None and source_id not in source_ids:
+            problems.append(
+                (
+                    f"sensors[{i}].source_id",
+                    f"sensor {sensor.get('id')!r} names source {source_id!r}, "
+                    "which is not one of this MBA's sources "
+                    f"({', '.join(source_ids) or 'none'})",
+                )
+            )
+    return problems

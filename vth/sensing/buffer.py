@@ -40,7 +40,7 @@ class StreamBuffer:
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str, str], int] = {}
         self._series_keys: list[tuple[str, str, str]] = []
-        self._series_unit: list[str] = []
+        self._quantity_unit: dict[tuple[str, str], str] = {}
         self._seen: dict[tuple[int, int], float] = {}
         self._n = 0
         self._series_idx = np.empty(_INITIAL_CAPACITY, dtype=np.int32)
@@ -61,19 +61,19 @@ class StreamBuffer:
         with self._lock:
             self._reserve(self._n + len(readings))
             for r in readings:
+                unit = self._quantity_unit.setdefault((mba_id, r.quantity), r.unit)
+                if unit != r.unit:
+                    result.rejected.append(
+                        f"{r.sensor_id}/{r.quantity}: unit {r.unit!r} differs from {unit!r}, "
+                        f"the unit of {r.quantity} at {mba_id}"
+                    )
+                    continue
                 key = (mba_id, r.sensor_id, r.quantity)
                 idx = self._series.get(key)
                 if idx is None:
                     idx = len(self._series_keys)
                     self._series[key] = idx
                     self._series_keys.append(key)
-                    self._series_unit.append(r.unit)
-                elif self._series_unit[idx] != r.unit:
-                    result.rejected.append(
-                        f"{r.sensor_id}/{r.quantity}: unit {r.unit!r} differs from the "
-                        f"series' unit {self._series_unit[idx]!r}"
-                    )
-                    continue
                 previous = self._seen.get((idx, r.time_ns))
                 if previous is not None:
                     if previous == r.value:
@@ -152,21 +152,23 @@ class StreamBuffer:
             if since is not None:
                 recent = times >= _ns(since)
                 idx, times, values = idx[recent], times[recent], values[recent]
-            keys = [self._series_keys[i] for i in range(len(self._series_keys))]
-            units = list(self._series_unit)
+            keys = list(self._series_keys)
+            units = {q: u for (m, q), u in self._quantity_unit.items() if m == mba_id}
         used = np.unique(idx)
         sensors = sorted({keys[i][1] for i in used})
         quantities = sorted({keys[i][2] for i in used})
         time_axis, time_pos = np.unique(times, return_inverse=True)
-        sensor_of = np.array([sensors.index(k[1]) if k[1] in sensors else -1 for k in keys])
-        quantity_of = np.array([quantities.index(k[2]) if k[2] in quantities else -1 for k in keys])
+        sensor_pos = {s: i for i, s in enumerate(sensors)}
+        quantity_pos = {q: i for i, q in enumerate(quantities)}
+        # per series: its row in the grid and its variable (-1: another MBA's series)
+        sensor_of = np.array([sensor_pos.get(k[1], -1) for k in keys], dtype=np.int64)
+        quantity_of = np.array([quantity_pos.get(k[2], -1) for k in keys], dtype=np.int64)
         variables: dict[str, tuple[np.ndarray, str]] = {}
         for q, quantity in enumerate(quantities):
-            rows = quantity_of[idx] == q if len(keys) else np.zeros(0, dtype=bool)
+            rows = quantity_of[idx] == q
             grid = np.full((len(sensors), len(time_axis)), np.nan)
             grid[sensor_of[idx[rows]], time_pos[rows]] = values[rows]
-            unit = next(units[i] for i in used if keys[i][2] == quantity)
-            variables[quantity] = (grid, unit)
+            variables[quantity] = (grid, units[quantity])
         return make_stream_dataset(
             mba_id=mba_id,
             sensors=sensors,

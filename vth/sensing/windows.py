@@ -8,6 +8,7 @@ interval would give in the whole window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,7 @@ def window_averages(
     times: np.ndarray,
     period: str,
     interval_ns: np.ndarray | None = None,
+    active: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> WindowAverages:
     """Average ``values`` (sensor, time) over clock-aligned windows of ``period``.
 
@@ -109,6 +111,10 @@ def window_averages(
         One of ``1min, 10min, 30min, 1h, 1d, 1mo``.
     interval_ns
         Per-sensor sampling interval for coverage; inferred from the data when omitted.
+    active
+        Maps UTC times to True where they count (operating time). Coverage is then
+        relative to the active minutes of each window, and a window without any
+        active time is never valid (IED: averages within effective operating time).
 
     Returns
     -------
@@ -147,6 +153,8 @@ def window_averages(
     if interval_ns is None:
         interval_ns = sampling_interval(t, values)
     length_ns = (end - start).astype(np.int64)
+    if active is not None:
+        length_ns = active_minutes(window_index, start[0], end[-1], period, active) * 60 * 10**9
     interval = np.asarray(interval_ns, dtype=np.float64)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = np.where(interval > 0, length_ns[None, :] / interval, counts)
@@ -166,6 +174,24 @@ def window_averages(
         coverage=coverage,
         complete=complete,
     )
+
+
+def active_minutes(
+    window_index: np.ndarray,
+    span_start: np.datetime64,
+    span_end: np.datetime64,
+    period: str,
+    active: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Active minutes in each window of ``window_index``, from ``active`` on a minute grid."""
+    grid = np.arange(span_start, span_end, np.timedelta64(1, "m")).astype("datetime64[ns]")
+    grid_ids = window_ids(grid, period)
+    pos = np.searchsorted(window_index, grid_ids)
+    known = pos < len(window_index)
+    known[known] = window_index[pos[known]] == grid_ids[known]
+    counts = np.bincount(pos[known], weights=active(grid)[known], minlength=len(window_index))
+    result: np.ndarray = counts.astype(np.int64)
+    return result
 
 
 def runs(flags: np.ndarray, index: np.ndarray) -> list[tuple[int, int]]:
