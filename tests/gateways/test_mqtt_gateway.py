@@ -152,3 +152,28 @@ def test_broker_urls_parse(url: str, expected: BrokerAddress):
 def test_broker_url_with_wrong_scheme_is_refused():
     with pytest.raises(BrokerError, match="scheme"):
         BrokerAddress.parse("http://broker")
+
+
+def test_gateway_reconnects_after_a_broker_restart_and_keeps_receiving(
+    mosquitto: Mosquitto, tmp_path: Path
+):
+    url = mosquitto.info.url
+    gateway = make_gateway(url, tmp_path, client_id="reconnect-gw")
+    gateway.start()
+    try:
+        publisher = Publisher(url, client_id="pub-before")
+        publisher.publish([("vth/avi/cems-l1", nox_pack(i)) for i in range(20)])
+        publisher.close()
+        assert wait_for(lambda: len(gateway.ingestor.buffer) == 20)
+        mosquitto.stop()
+        assert wait_for(lambda: not gateway.stats.connected)
+        mosquitto.start()  # same port; the gateway reconnects with backoff and resubscribes
+        assert wait_for(lambda: gateway.stats.connects == 2, timeout=30)
+        publisher = Publisher(url, client_id="pub-after")
+        publisher.publish([("vth/avi/cems-l1", nox_pack(i)) for i in range(20, 40)])
+        publisher.close()
+        assert wait_for(lambda: len(gateway.ingestor.buffer) == 40)
+    finally:
+        gateway.stop()
+    values = gateway.ingestor.buffer.to_dataset("avi")["NOx"].values.ravel().tolist()
+    assert values == [float(i) for i in range(40)]
