@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 import vth.api.store as store_module
 from vth.api.errors import StoreError
-from vth.api.store import AlertStore
+from vth.api.store import AlertFilter, AlertStore
 from vth.errors import VthError
 from vth.models import Alert
 
@@ -35,7 +35,9 @@ def test_a_growing_exceedance_updates_end_and_value_under_the_same_id(
     assert (stored.end, stored.value, stored.severity) == (grown.end, 700.0, "high")
     assert stored.created_at == first.created_at
     assert store.count() == 1
-    assert store.count(since=T0 + timedelta(hours=2)) == 1, "the end column follows too"
+    assert store.count(AlertFilter(since=T0 + timedelta(hours=2))) == 1, (
+        "the end column follows too"
+    )
 
 
 def test_stored_times_come_back_as_aware_utc(store: AlertStore, make_alert: AlertFactory) -> None:
@@ -81,7 +83,7 @@ def test_list_orders_by_start_descending_then_id(
 
 def test_naive_filter_times_are_refused(store: AlertStore) -> None:
     with pytest.raises(ValueError, match="since must be timezone-aware"):
-        store.list(since=datetime(2025, 11, 22, 10, 0))
+        store.list(AlertFilter(since=datetime(2025, 11, 22, 10, 0)))
 
 
 def test_a_file_store_keeps_alerts_across_restarts(
@@ -97,7 +99,7 @@ def test_a_file_store_keeps_alerts_across_restarts(
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
     with AlertStore(url) as reopened:
         assert reopened.get(alert.id) == alert
-        assert reopened.count(mba_id="avi-rozenburg") == 1
+        assert reopened.count(AlertFilter(mba_id="avi-rozenburg")) == 1
 
 
 def test_a_database_path_inside_a_file_raises_store_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import builtins
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -208,19 +209,10 @@ class AlertStore:
             row = conn.execute(query).one_or_none()
         return None if row is None else _alert_from_row(row.body, row.created_at)
 
-    def count(
-        self,
-        *,
-        mba_id: str | None = None,
-        kind: AlertKind | None = None,
-        source_id: str | None = None,
-        substance: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> int:
-        """How many stored alerts match the filters (see :meth:`list`)."""
-        where = _conditions(mba_id, kind, source_id, substance, since, until)
-        query = select(func.count()).select_from(AlertRow).where(*where)
+    def count(self, where: AlertFilter | None = None) -> int:
+        """How many stored alerts match the filter (all when None)."""
+        conditions = (where or AlertFilter()).conditions()
+        query = select(func.count()).select_from(AlertRow).where(*conditions)
         with self._failures("count alerts"), self._serialised(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -239,13 +231,8 @@ class AlertStore:
 
     def list(
         self,
+        where: AlertFilter | None = None,
         *,
-        mba_id: str | None = None,
-        kind: AlertKind | None = None,
-        source_id: str | None = None,
-        substance: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Alert]:
@@ -255,19 +242,14 @@ class AlertStore:
 
         Parameters
         ----------
-        mba_id, kind, source_id, substance
-            Keep alerts with exactly this value.
-        since
-            Keep alerts still going at or after this time (``end >= since``).
-        until
-            Keep alerts that started at or before this time (``start <= until``).
+        where
+            Which alerts; all when None.
         limit, offset
             The page of results: at most ``limit`` alerts after skipping ``offset``.
         """
-        where = _conditions(mba_id, kind, source_id, substance, since, until)
         query = (
             select(AlertRow.body, AlertRow.created_at)
-            .where(*where)
+            .where(*(where or AlertFilter()).conditions())
             .order_by(AlertRow.start.desc(), AlertRow.id)
             .limit(limit)
             .offset(offset)
@@ -325,29 +307,38 @@ def _alert_from_row(body: dict[str, Any], created_at: datetime) -> Alert:
     return Alert.model_validate({**body, "created_at": created_at})
 
 
-def _conditions(
-    mba_id: str | None,
-    kind: str | None,
-    source_id: str | None,
-    substance: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> builtins.list[ColumnElement[bool]]:
-    """WHERE clauses for the given filters (None: no filter)."""
-    where: builtins.list[ColumnElement[bool]] = []
-    for column, wanted in (
-        (AlertRow.mba_id, mba_id),
-        (AlertRow.kind, kind),
-        (AlertRow.source_id, source_id),
-        (AlertRow.substance, substance),
-    ):
-        if wanted is not None:
-            where.append(column == wanted)
-    if since is not None:
-        where.append(AlertRow.end >= _aware(since, "since"))
-    if until is not None:
-        where.append(AlertRow.start <= _aware(until, "until"))
-    return where
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which alerts to read; every field that is set must match.
+
+    ``since`` keeps alerts still going at or after that time (``end >= since``);
+    ``until`` keeps alerts that started at or before it (``start <= until``). Both
+    must be timezone-aware.
+    """
+
+    mba_id: str | None = None
+    kind: AlertKind | None = None
+    source_id: str | None = None
+    substance: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> builtins.list[ColumnElement[bool]]:
+        """WHERE clauses of the filter (none for an empty filter)."""
+        where: builtins.list[ColumnElement[bool]] = []
+        for column, wanted in (
+            (AlertRow.mba_id, self.mba_id),
+            (AlertRow.kind, self.kind),
+            (AlertRow.source_id, self.source_id),
+            (AlertRow.substance, self.substance),
+        ):
+            if wanted is not None:
+                where.append(column == wanted)
+        if self.since is not None:
+            where.append(AlertRow.end >= _aware(self.since, "since"))
+        if self.until is not None:
+            where.append(AlertRow.start <= _aware(self.until, "until"))
+        return where
 
 
 def _aware(value: datetime, name: str) -> datetime:

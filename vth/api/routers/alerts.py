@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from vth.api.deps import ProfilesDep, StoreDep
+from vth.api.store import AlertFilter
 from vth.models import Alert, AlertKind
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
-@router.get(
-    "",
-    response_model=list[Alert],
-    summary="List alerts, newest first",
-    response_description="One page of alerts; X-Total-Count gives the number of all matches.",
-)
-def list_alerts(
-    store: StoreDep,
-    response: Response,
+def alert_filter(
     mba_id: str | None = None,
     kind: AlertKind | None = None,
     source_id: str | None = None,
@@ -34,6 +27,21 @@ def list_alerts(
         AwareDatetime | None,
         Query(description="Alerts started at or before this ISO-8601 time (start <= until)."),
     ] = None,
+) -> AlertFilter:
+    """The alert filter from the query string."""
+    return AlertFilter(mba_id, kind, source_id, substance, since, until)
+
+
+@router.get(
+    "",
+    response_model=list[Alert],
+    summary="List alerts, newest first",
+    response_description="One page of alerts; X-Total-Count gives the number of all matches.",
+)
+def list_alerts(
+    store: StoreDep,
+    response: Response,
+    where: Annotated[AlertFilter, Depends(alert_filter)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[Alert]:
@@ -41,25 +49,8 @@ def list_alerts(
 
     The ``X-Total-Count`` header holds how many alerts match in all, for paging.
     """
-    total = store.count(
-        mba_id=mba_id,
-        kind=kind,
-        source_id=source_id,
-        substance=substance,
-        since=since,
-        until=until,
-    )
-    response.headers["X-Total-Count"] = str(total)
-    return store.list(
-        mba_id=mba_id,
-        kind=kind,
-        source_id=source_id,
-        substance=substance,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
-    )
+    response.headers["X-Total-Count"] = str(store.count(where))
+    return store.list(where, limit=limit, offset=offset)
 
 
 @router.get(
