@@ -93,9 +93,7 @@ def detect(
                     )
                     continue
                 alerts.extend(run_detectors(dataset, profile, detectors))
-    except ProfileError as exc:
-        raise _fail(str(exc)) from None
-    except VthError as exc:
+    except VthError as exc:  # profiles, stream files, detectors: the message says what and where
         raise _fail(str(exc)) from None
     lines = "".join(a.model_dump_json() + "\n" for a in alerts)
     if str(alerts_out) == "-":

@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from vth.api.app import create_app
 from vth.api.store import AlertStore
 from vth.detectors import Detector
-from vth.errors import VthError
 from vth.gateways.broker import EmbeddedBroker
 from vth.gateways.journal import Journal
 from vth.gateways.mqtt import Ingestor, MqttGateway
@@ -52,11 +51,7 @@ def detect_alerts(
         if profile is None:
             continue
         dataset = buffer.to_dataset(mba_id, since=since)
-        for detector in detectors:
-            try:
-                alerts.extend(run_detectors(dataset, profile, [detector]))
-            except VthError as exc:
-                errors.append(f"{detector.name} on {mba_id}: {exc}")
+        alerts.extend(run_detectors(dataset, profile, detectors, errors))
     return alerts, errors
 
 
