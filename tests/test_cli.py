@@ -160,10 +160,10 @@ def test_detect_with_an_unknown_detector_lists_the_registered_ones(tmp_path: Pat
         ],
     )
     assert result.exit_code == 1
-    assert "no detector named 'nope'" in result.output and "exceedance" in result.output
+    assert "no detector named 'nope'" in result.output and "compliance" in result.output
 
 
-def test_detectors_command_lists_the_exceedance_detector():
+def test_detectors_command_lists_the_compliance_detector():
     result = runner.invoke(app, ["detectors"])
     assert result.exit_code == 0
     assert "exceedance" in result.output

@@ -76,7 +76,7 @@ def test_senml_peak_over_mosquitto_appears_as_exceedance_alert_in_the_api(
     assert len(alerts) == 1, alerts
     alert = alerts[0]
     assert alert["kind"] == "exceedance"
-    assert alert["detector"] == "exceedance"
+    assert alert["detector"] == "compliance"
     assert (alert["source_id"], alert["sensor_id"], alert["substance"]) == (
         "line-1",
         "cems-l1",

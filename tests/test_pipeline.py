@@ -32,5 +32,5 @@ def test_an_mba_without_o2_is_reported_and_the_others_still_alert(
 
     assert [(a.mba_id, a.substance) for a in alerts] == [("chemie-botlek", "benzene")]
     assert len(errors) == 1
-    assert errors[0].startswith("exceedance on avi-rozenburg: ")
+    assert errors[0].startswith("compliance on avi-rozenburg: ")
     assert "no O2" in errors[0]

@@ -6,13 +6,13 @@ import pytest
 from sklearn.base import clone
 
 from vth.detectors import Detector, UnknownDetectorError, create, get, names, register
-from vth.detectors.exceedance import ExceedanceDetector
+from vth.detectors.compliance import ComplianceDetector
 
 
-def test_the_exceedance_detector_is_registered_by_name():
-    assert "exceedance" in names()
+def test_the_compliance_detector_is_registered_by_name():
+    assert "compliance" in names()
     assert names() == sorted(names())
-    assert get("exceedance") is ExceedanceDetector
+    assert get("compliance") is ComplianceDetector
 
 
 def test_an_unknown_detector_name_lists_the_registered_ones():
@@ -21,14 +21,14 @@ def test_an_unknown_detector_name_lists_the_registered_ones():
 
     message = str(exc.value)
     assert message.startswith("no detector named 'exceedence'; registered: ")
-    assert "exceedance" in message
+    assert "compliance" in message
     assert isinstance(exc.value, KeyError)  # callers may treat it as a missing key
 
 
 def test_create_builds_a_detector_with_parameters():
-    detector = create("exceedance", min_coverage=0.5, substances=["NOx"])
+    detector = create("compliance", min_coverage=0.5, substances=["NOx"])
 
-    assert isinstance(detector, ExceedanceDetector)
+    assert isinstance(detector, ComplianceDetector)
     assert detector.min_coverage == 0.5
     assert detector.substances == ["NOx"]
     assert detector.sampling_interval is None
@@ -36,11 +36,11 @@ def test_create_builds_a_detector_with_parameters():
 
 def test_create_refuses_an_unknown_parameter():
     with pytest.raises(TypeError):
-        create("exceedance", coverage=0.5)
+        create("compliance", coverage=0.5)
 
 
 def test_get_params_set_params_and_clone_work_like_scikit_learn():
-    detector = create("exceedance", min_coverage=0.5)
+    detector = create("compliance", min_coverage=0.5)
 
     assert detector.get_params() == {
         "min_coverage": 0.5,
@@ -57,32 +57,32 @@ def test_get_params_set_params_and_clone_work_like_scikit_learn():
 
 
 def test_a_stateless_detector_fits_without_history_and_returns_itself():
-    detector = ExceedanceDetector()
+    detector = ComplianceDetector()
 
     assert detector.fit() is detector
     assert detector.is_fitted_ is True
 
 
 def test_describe_tells_what_the_detector_is_for():
-    info = ExceedanceDetector.describe()
+    info = ComplianceDetector.describe()
 
-    assert info["name"] == "exceedance"
+    assert info["name"] == "compliance"
     assert info["kind"] == "exceedance"
     assert info["technology"] == "sensors"
     assert info["requires_fit"] is False
     assert "supervision" in info["tasks"]  # type: ignore[operator]
-    assert str(info["doc"]).startswith("Averages over the permit's averaging periods")
+    assert str(info["doc"]).startswith("Averages that break the permit's emission limits")
 
 
 def test_registering_another_class_under_a_taken_name_is_refused():
-    class Impostor(ExceedanceDetector):
-        name = "exceedance"
+    class Impostor(ComplianceDetector):
+        name = "compliance"
 
-    with pytest.raises(ValueError, match="detector name 'exceedance' is taken"):
+    with pytest.raises(ValueError, match="detector name 'compliance' is taken"):
         register(Impostor)
-    assert get("exceedance") is ExceedanceDetector
+    assert get("compliance") is ComplianceDetector
 
 
 def test_registering_the_same_class_twice_is_harmless():
-    assert register(ExceedanceDetector) is ExceedanceDetector
-    assert issubclass(get("exceedance"), Detector)
+    assert register(ComplianceDetector) is ComplianceDetector
+    assert issubclass(get("compliance"), Detector)

@@ -49,22 +49,28 @@ def test_each_example_profile_file_loads_on_its_own():
         assert profile.id == path.stem
 
 
-def test_waste_incinerator_has_ied_half_hour_nox_limit_with_ten_percent_confidence_interval():
+def test_waste_incinerator_subtracts_20_percent_of_the_daily_nox_limit_from_half_hours():
     avi = load_profile(EXAMPLE_PROFILES / "avi-rozenburg.yaml")
 
     line1 = avi.source("line-1")
     assert line1 is not None
-    nox_half_hour = next(
-        lim for lim in line1.limits if lim.substance == "NOx" and lim.average == "30min"
-    )
-    assert nox_half_hour.value == 400
-    assert nox_half_hour.reference_o2 == 11
-    assert nox_half_hour.confidence_interval == 10
+    nox_half_hour = line1.limit_for("NOx", "30min")
+    assert nox_half_hour is not None
+    assert (nox_half_hour.value, nox_half_hour.reference_o2) == (400, 11)
+    assert nox_half_hour.confidence_interval == 20
+    assert nox_half_hour.confidence_interval_basis == "1d"
+    assert line1.confidence_interval_value(nox_half_hour) == 40  # 20 % of the daily 200
     assert nox_half_hour.operating_time_only is True
-    # the YAML anchor gives line 2 the same limits
+    nox_daily = line1.limit_for("NOx", "1d")
+    assert nox_daily is not None
+    assert (nox_daily.from_average, nox_daily.max_discarded) == ("30min", 5)
+    assert nox_daily.max_discarded_per_year == 10
+    # line 2's permit uses column B: 97 % of the half-hours in a year within 200
     line2 = avi.source("line-2")
     assert line2 is not None
-    assert line2.limits == line1.limits
+    column_b = line2.limit_for("NOx", "30min")
+    assert column_b is not None
+    assert (column_b.value, column_b.rule_label) == (200, "P97/year")
 
 
 def test_sensors_map_to_their_sources():
@@ -208,7 +214,7 @@ def test_two_limits_for_the_same_substance_and_period_are_rejected_on_the_source
     with pytest.raises(ProfileError) as exc:
         parse_profile(data)
 
-    assert problems_of(exc) == {"sources[0]": "two limits for NOx over 1h; keep one"}
+    assert problems_of(exc) == {"sources[0]": "two limits NOx 1h; keep one"}
 
 
 def test_a_sensor_naming_a_source_that_does_not_exist_is_rejected_with_the_ids(

@@ -37,6 +37,9 @@ class Alert(BaseModel):
     kind: AlertKind
     substance: str | None = None
     average: str | None = Field(default=None, description="Averaging period, e.g. 30min.")
+    rule: str | None = Field(
+        default=None, description="The limit's rule when not 'all', e.g. P97/year or peak x4."
+    )
     start: AwareDatetime
     end: AwareDatetime
     value: float | None = None
@@ -65,7 +68,7 @@ class Alert(BaseModel):
         """Turn a detection into an alert.
 
         The id is derived from what identifies the event (detector, kind, MBA,
-        source, sensor, substance, averaging period, start), so detecting the same
+        source, sensor, substance, averaging period, rule, start), so detecting the same
         event again, or receiving it twice, yields the same alert id and the store
         keeps one alert; an hourly and a daily exceedance stay two alerts.
         """
@@ -80,6 +83,7 @@ class Alert(BaseModel):
                 d.sensor_id,
                 d.substance,
                 d.average,
+                *([d.rule] if d.rule not in (None, "all") else []),
                 d.start.isoformat(),
             )
         )
@@ -92,6 +96,7 @@ class Alert(BaseModel):
             kind=d.kind,
             substance=d.substance,
             average=d.average,
+            rule=d.rule,
             start=d.start,
             end=d.end,
             value=d.value,

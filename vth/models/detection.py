@@ -28,6 +28,10 @@ class Detection(BaseModel):
     average: str | None = Field(
         default=None, description="Averaging period of the limit the values were judged by."
     )
+    rule: str | None = Field(
+        default=None,
+        description="The limit's rule when it is not 'all', e.g. P97/year or peak x4.",
+    )
     start: AwareDatetime
     end: AwareDatetime
     value: float | None = Field(default=None, description="Worst value over the span.")

@@ -54,10 +54,46 @@ class Location(_Model):
     lon: float = Field(ge=-180, le=180)
 
 
+#: Calendar units and the sliding 24 hours a percentile rule can apply over.
+PercentileSpan = Literal["year", "month", "day", "any_24h"]
+#: Length of each averaging period in minutes (a month counts as 28 days, its shortest).
+PERIOD_MINUTES: dict[str, int] = {
+    "1min": 1,
+    "10min": 10,
+    "30min": 30,
+    "1h": 60,
+    "1d": 1440,
+    "1mo": 28 * 1440,
+}
+
+
 class PercentileRule(_Model):
-    """At least ``percentile`` % of the averages over the period must be within the limit."""
+    """At least ``percentile`` % of the averages over ``over`` must be within the limit.
+
+    ``over`` is a calendar year, month or day (UTC), or ``any_24h``: every 24 hours,
+    sliding by one averaging period (IED Annex VI: CO, 95 % of the 10-minute averages
+    in any 24 hours).
+    """
 
     percentile: float = Field(gt=0, le=100)
+    over: PercentileSpan = "year"
+
+    @property
+    def label(self) -> str:
+        """Short readable form, e.g. ``P97/year`` or ``P95/any_24h``."""
+        return f"P{self.percentile:g}/{self.over}"
+
+
+class PeakLimit(_Model):
+    """Short peaks above a multiple of the limit, for fence-line and process sensors.
+
+    Averages over ``average`` (1-minute values by default) above ``factor`` times the
+    limit value raise a ``peak`` alert. No confidence interval is subtracted from peaks.
+    """
+
+    factor: float = Field(ge=1, description="Multiple of the limit value a peak must exceed.")
+    average: AveragingPeriod = "1min"
+    min_coverage: float = Field(default=0.5, gt=0, le=1)
 
 
 class EmissionLimit(_Model):
@@ -79,11 +115,86 @@ class EmissionLimit(_Model):
     min_coverage: float = Field(
         default=0.75, gt=0, le=1, description="Fraction of valid samples for a valid average."
     )
+    confidence_interval_basis: AveragingPeriod | None = Field(
+        default=None,
+        description=(
+            "The confidence interval is a percentage of this source's limit for the same "
+            "substance over this averaging period (IED: 1d, the daily limit); default: "
+            "this limit."
+        ),
+    )
     rule: Literal["all"] | PercentileRule = "all"
     operating_time_only: bool = Field(
         default=False,
         description="Average only samples within the MBA's operating hours.",
     )
+    from_average: AveragingPeriod | None = Field(
+        default=None,
+        description=(
+            "Compute this average from the validated averages of this shorter period "
+            "instead of from samples (IED: daily averages from validated half-hours)."
+        ),
+    )
+    max_discarded: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "With from_average: an average is valid only when at most this many of its "
+            "shorter averages were discarded (IED: 5 half-hours a day)."
+        ),
+    )
+    max_discarded_per_year: int | None = Field(
+        default=None,
+        ge=0,
+        description="At most this many averages may be discarded per calendar year (IED: 10).",
+    )
+    peak: PeakLimit | None = Field(
+        default=None, description="Also alert on short peaks above a multiple of the limit."
+    )
+
+    @model_validator(mode="after")
+    def _consistent_rules(self) -> EmissionLimit:
+        if self.from_average is not None:
+            shorter, longer = PERIOD_MINUTES[self.from_average], PERIOD_MINUTES[self.average]
+            if shorter >= longer or (self.average != "1mo" and longer % shorter):
+                raise ValueError(
+                    f"from_average {self.from_average} must be a shorter period that divides "
+                    f"average {self.average}"
+                )
+        if self.max_discarded is not None and self.from_average is None:
+            raise ValueError("max_discarded counts discarded shorter averages; set from_average")
+        minutes = PERIOD_MINUTES[self.average]
+        if isinstance(self.rule, PercentileRule) and self.rule.over == "any_24h":  # noqa: SIM102
+            if minutes >= 1440 or 1440 % minutes:
+                raise ValueError(
+                    f"rule over any_24h needs an average that divides a day, not {self.average}"
+                )
+        return self
+
+    @property
+    def rule_label(self) -> str:
+        """``all``, or the percentile rule's label such as ``P97/year``."""
+        return "all" if self.rule == "all" else self.rule.label
+
+    @property
+    def label(self) -> str:
+        """Identification within a source: ``NOx 30min``, ``CO 10min P95/any_24h``."""
+        rule = "" if self.rule == "all" else f" {self.rule_label}"
+        return f"{self.substance} {self.average}{rule}"
+
+    def peak_limit(self) -> EmissionLimit | None:
+        """The peak check as a limit of its own: ``factor`` x the value, no confidence interval."""
+        if self.peak is None:
+            return None
+        return EmissionLimit(
+            substance=self.substance,
+            unit=self.unit,
+            value=self.value * self.peak.factor,
+            average=self.peak.average,
+            reference_o2=self.reference_o2,
+            min_coverage=self.peak.min_coverage,
+            operating_time_only=self.operating_time_only,
+        )
 
     @field_validator("unit")
     @classmethod
@@ -105,14 +216,44 @@ class Source(_Model):
     limits: list[EmissionLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _one_limit_per_substance_and_period(self) -> Source:
-        seen: set[tuple[str, str]] = set()
+    def _one_limit_per_substance_period_and_rule(self) -> Source:
+        seen: set[str] = set()
         for limit in self.limits:
-            key = (limit.substance, limit.average)
-            if key in seen:
-                raise ValueError(f"two limits for {limit.substance} over {limit.average}; keep one")
-            seen.add(key)
+            if limit.label in seen:
+                raise ValueError(f"two limits {limit.label}; keep one")
+            seen.add(limit.label)
+        for limit in self.limits:
+            if limit.confidence_interval_basis is not None:
+                self.confidence_interval_basis_of(limit)
         return self
+
+    def limit_for(self, substance: str, average: str) -> EmissionLimit | None:
+        """The limit for ``substance`` over ``average`` (rule ``all`` first), if any."""
+        found = [x for x in self.limits if x.substance == substance and x.average == average]
+        found.sort(key=lambda x: x.rule != "all")
+        return found[0] if found else None
+
+    def confidence_interval_basis_of(self, limit: EmissionLimit) -> EmissionLimit:
+        """The limit whose value ``limit.confidence_interval`` is a percentage of."""
+        if limit.confidence_interval_basis is None:
+            return limit
+        basis = self.limit_for(limit.substance, limit.confidence_interval_basis)
+        if basis is None:
+            raise ValueError(
+                f"{limit.label}: confidence_interval_basis {limit.confidence_interval_basis} "
+                f"names no {limit.substance} limit over {limit.confidence_interval_basis} of "
+                f"source {self.id}"
+            )
+        if basis.unit != limit.unit:
+            raise ValueError(
+                f"{limit.label}: its confidence_interval_basis limit is in {basis.unit}, "
+                f"not {limit.unit}; give both in one unit"
+            )
+        return basis
+
+    def confidence_interval_value(self, limit: EmissionLimit) -> float:
+        """The confidence interval of ``limit`` in the limit's unit."""
+        return limit.confidence_interval / 100 * self.confidence_interval_basis_of(limit).value
 
 
 class HeatSource(_Model):

@@ -41,6 +41,8 @@ class WindowAverages:
     count: np.ndarray
     coverage: np.ndarray
     complete: np.ndarray
+    #: Length of each window that counts (its operating time when masked), ns.
+    length_ns: np.ndarray
 
     @property
     def n_windows(self) -> int:
@@ -98,6 +100,7 @@ def window_averages(
     period: str,
     interval_ns: np.ndarray | None = None,
     active: Callable[[np.ndarray], np.ndarray] | None = None,
+    span: tuple[np.datetime64, np.datetime64] | None = None,
 ) -> WindowAverages:
     """Average ``values`` (sensor, time) over clock-aligned windows of ``period``.
 
@@ -115,6 +118,10 @@ def window_averages(
         Maps UTC times to True where they count (operating time). Coverage is then
         relative to the active minutes of each window, and a window without any
         active time is never valid (IED: averages within effective operating time).
+    span
+        ``(start, end)``: return every window that starts in ``[start, end)``, with or
+        without samples (a dense grid; samples outside those windows are ignored).
+        Without it, only the windows that hold samples are returned.
 
     Returns
     -------
@@ -125,43 +132,48 @@ def window_averages(
     values = np.asarray(values, dtype=np.float64)
     n_sensors = values.shape[0]
     t = np.asarray(times, dtype="datetime64[ns]")
-    if len(t) == 0:
-        empty = np.zeros((n_sensors, 0))
-        none = np.zeros(0, dtype="datetime64[ns]")
-        return WindowAverages(
-            none,
-            none,
-            np.zeros(0, np.int64),
-            empty,
-            empty,
-            empty.astype(np.int64),
-            empty,
-            empty.astype(bool),
-        )
-    ids = window_ids(t, period)
-    window_index, first = np.unique(ids, return_index=True)
+    if interval_ns is None:
+        interval_ns = sampling_interval(t, values)
+    if span is not None:
+        window_index = grid_ids(span[0], span[1], period)
+        if len(window_index):
+            starts, ends = window_bounds(window_index[[0, -1]], period)
+            inside = slice(*np.searchsorted(t, [starts[0], ends[1]]))
+            t, values = t[inside], values[:, inside]
+    elif len(t):
+        window_index = np.unique(window_ids(t, period))
+    else:
+        window_index = np.zeros(0, np.int64)
+    n_windows = len(window_index)
+    sums = np.zeros((n_sensors, n_windows))
+    counts = np.zeros((n_sensors, n_windows), dtype=np.int64)
+    maxima = np.full((n_sensors, n_windows), -np.inf)
     valid = ~np.isnan(values)
-    filled = np.where(valid, values, 0.0)
-    sums = np.add.reduceat(filled, first, axis=1)
-    # float64: numpy's integer reduceat along a row is many times slower
-    counts = np.add.reduceat(valid.astype(np.float64), first, axis=1).astype(np.int64)
-    maxima = np.maximum.reduceat(np.where(valid, values, -np.inf), first, axis=1)
+    if len(t):
+        ids = window_ids(t, period)
+        held, first = np.unique(ids, return_index=True)
+        at = np.searchsorted(window_index, held)
+        sums[:, at] = np.add.reduceat(np.where(valid, values, 0.0), first, axis=1)
+        # float64: numpy's integer reduceat along a row is many times slower
+        counts[:, at] = np.add.reduceat(valid.astype(np.float64), first, axis=1)
+        maxima[:, at] = np.maximum.reduceat(np.where(valid, values, -np.inf), first, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     maxima = np.where(counts > 0, maxima, np.nan)
     start, end = window_bounds(window_index, period)
-    if interval_ns is None:
-        interval_ns = sampling_interval(t, values)
     length_ns = (end - start).astype(np.int64)
-    if active is not None:
+    if active is not None and n_windows:
         length_ns = active_minutes(window_index, start[0], end[-1], period, active) * 60 * 10**9
     interval = np.asarray(interval_ns, dtype=np.float64)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = np.where(interval > 0, length_ns[None, :] / interval, counts)
         coverage = np.where(expected > 0, np.minimum(counts / expected, 1.0), 0.0)
-    t_int = t.astype(np.int64)
-    last_index = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
-    last_valid = np.where(valid.any(axis=1), t_int[last_index], np.iinfo(np.int64).min)
+    if len(t):
+        t_int = t.astype(np.int64)
+        last_index = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
+        last_valid = np.where(valid.any(axis=1), t_int[last_index], np.iinfo(np.int64).min)
+    else:
+        last_valid = np.full(n_sensors, np.iinfo(np.int64).min)
     reach = last_valid + np.asarray(interval_ns, dtype=np.int64)
     complete = end.astype(np.int64)[None, :] <= reach[:, None]
     return WindowAverages(
@@ -173,7 +185,19 @@ def window_averages(
         count=counts,
         coverage=coverage,
         complete=complete,
+        length_ns=length_ns,
     )
+
+
+def grid_ids(start: np.datetime64, end: np.datetime64, period: str) -> np.ndarray:
+    """Numbers of the windows of ``period`` that start in ``[start, end)``."""
+    bounds = np.array([start, end], dtype="datetime64[ns]")
+    first, last = window_ids(bounds, period)
+    if window_bounds(np.array([first]), period)[0][0] < bounds[0]:
+        first += 1  # the window holding ``start`` began before it
+    if window_bounds(np.array([last]), period)[0][0] < bounds[1]:
+        last += 1  # the window holding ``end`` starts before ``end``
+    return np.arange(first, max(first, last), dtype=np.int64)
 
 
 def active_minutes(

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from vth.detectors import DetectorError
-from vth.detectors.exceedance import ExceedanceDetector
+from vth.detectors.compliance import ComplianceDetector
 from vth.models import Alert, Detection, MbaProfile
 from vth.sensing import ReferenceConditionError, make_stream_dataset, open_streams
 
-from .builders import GASTURBINE_NC, half_hours, minute_times, one_limit_profile, stream
+from ..builders import GASTURBINE_NC, half_hours, minute_times, one_limit_profile, stream
 
 
 def utc(text: str) -> datetime:
@@ -45,7 +45,7 @@ def test_half_hour_of_440_is_validated_to_400_and_does_not_exceed_the_limit_of_4
     # 440 - 10 % of 400 = 400, and only a validated average ABOVE the limit exceeds it
     ds = avi_nox(half_hours(440, 440))
 
-    assert ExceedanceDetector().detect(ds, profiles["avi-rozenburg"]) == []
+    assert ComplianceDetector().detect(ds, profiles["avi-rozenburg"]) == []
 
 
 def test_half_hour_exceedance_after_confidence_interval_raises_one_detection(
@@ -54,10 +54,10 @@ def test_half_hour_exceedance_after_confidence_interval_raises_one_detection(
     # 460 - 40 = 420 > 400
     ds = avi_nox(half_hours(300, 460, 300))
 
-    [d] = ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])
+    [d] = ComplianceDetector().detect(ds, profiles["avi-rozenburg"])
 
     assert (d.detector, d.kind, d.mba_id, d.source_id, d.sensor_id, d.substance) == (
-        "exceedance",
+        "compliance",
         "exceedance",
         "avi-rozenburg",
         "line-1",
@@ -77,7 +77,7 @@ def test_three_consecutive_exceeding_half_hours_become_one_detection_at_the_wors
 ):
     ds = avi_nox(half_hours(460, 500, 470, 300))
 
-    [d] = ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])
+    [d] = ComplianceDetector().detect(ds, profiles["avi-rozenburg"])
 
     assert (d.start, d.end) == (utc("2026-01-05T10:00"), utc("2026-01-05T11:30"))
     assert d.value == pytest.approx(500 - 40)
@@ -94,7 +94,7 @@ def test_a_half_hour_without_data_splits_a_run_in_two(profiles: dict[str, MbaPro
     )
     ds = avi_nox(half_hours(500, 500), times=times)
 
-    detections = ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])
+    detections = ComplianceDetector().detect(ds, profiles["avi-rozenburg"])
 
     assert spans(detections) == [("10:00", "10:30"), ("11:00", "11:30")]
 
@@ -102,7 +102,7 @@ def test_a_half_hour_without_data_splits_a_run_in_two(profiles: dict[str, MbaPro
 def test_a_half_hour_of_invalid_samples_splits_a_run_in_two(profiles: dict[str, MbaProfile]):
     ds = avi_nox(half_hours(500, np.nan, 500))
 
-    detections = ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])
+    detections = ComplianceDetector().detect(ds, profiles["avi-rozenburg"])
 
     assert spans(detections) == [("10:00", "10:30"), ("11:00", "11:30")]
 
@@ -115,7 +115,7 @@ def test_a_half_hour_below_the_minimum_coverage_is_not_judged(
     values = half_hours(300, 600, 300)
     values[30 : 30 + missing] = np.nan
 
-    detections = ExceedanceDetector().detect(avi_nox(values), profiles["avi-rozenburg"])
+    detections = ComplianceDetector().detect(avi_nox(values), profiles["avi-rozenburg"])
 
     assert spans(detections) == ([("10:30", "11:00")] if detected else [])
     if detected:
@@ -128,8 +128,8 @@ def test_the_detector_min_coverage_parameter_overrides_the_permit(
     values = half_hours(600)
     values[:15] = np.nan  # coverage 0.5
 
-    strict = ExceedanceDetector().detect(avi_nox(values), profiles["avi-rozenburg"])
-    lenient = ExceedanceDetector(min_coverage=0.5).detect(
+    strict = ComplianceDetector().detect(avi_nox(values), profiles["avi-rozenburg"])
+    lenient = ComplianceDetector(min_coverage=0.5).detect(
         avi_nox(values), profiles["avi-rozenburg"]
     )
 
@@ -141,7 +141,7 @@ def test_the_detector_min_coverage_parameter_overrides_the_permit(
 def test_the_half_hour_still_filling_up_is_not_judged_until_it_is_complete(
     profiles: dict[str, MbaProfile],
 ):
-    detector = ExceedanceDetector(min_coverage=0.1)
+    detector = ComplianceDetector(min_coverage=0.1)
     up_to_1044 = avi_nox(np.full(45, 600.0))
     up_to_1059 = avi_nox(np.full(60, 600.0))
 
@@ -153,7 +153,7 @@ def test_the_daily_limit_is_judged_once_the_day_is_complete(profiles: dict[str, 
     # NOx daily limit 200 with CI 20 % (40): a whole day at 250 validates to 210 > 200
     ds = avi_nox(np.full(24 * 60, 250.0), start="2026-01-05T00:00")
 
-    [d] = ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])
+    [d] = ComplianceDetector().detect(ds, profiles["avi-rozenburg"])
 
     assert d.evidence["limit"]["average"] == "1d"
     assert (d.start, d.end) == (utc("2026-01-05T00:00"), utc("2026-01-06T00:00"))
@@ -163,23 +163,24 @@ def test_the_daily_limit_is_judged_once_the_day_is_complete(profiles: dict[str, 
 def test_only_the_requested_substances_are_checked(profiles: dict[str, MbaProfile]):
     ds = avi_nox(half_hours(600))
 
-    assert ExceedanceDetector(substances=["SO2"]).detect(ds, profiles["avi-rozenburg"]) == []
-    assert len(ExceedanceDetector(substances=["NOx"]).detect(ds, profiles["avi-rozenburg"])) == 1
+    assert ComplianceDetector(substances=["SO2"]).detect(ds, profiles["avi-rozenburg"]) == []
+    assert len(ComplianceDetector(substances=["NOx"]).detect(ds, profiles["avi-rozenburg"])) == 1
 
 
 def test_each_line_of_the_incinerator_is_judged_on_its_own_sensor(
     profiles: dict[str, MbaProfile],
 ):
-    values = np.stack([half_hours(300, 300), half_hours(300, 600)])
+    # HCl: half-hour limit 60 on both lines (column A), CI 40 % of the daily 10 = 4
+    values = np.stack([half_hours(30, 30), half_hours(30, 100)])
     ds = stream(
         "avi-rozenburg",
         "2026-01-05T10:00",
-        {"NOx": values},
+        {"HCl": values},
         sensors=("cems-l1", "cems-l2"),
-        attrs={"NOx": {"reference_o2": 11.0}},
+        attrs={"HCl": {"reference_o2": 11.0}},
     )
 
-    [d] = ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])
+    [d] = ComplianceDetector().detect(ds, profiles["avi-rozenburg"])
 
     assert (d.source_id, d.sensor_id) == ("line-2", "cems-l2")
     assert (d.lat, d.lon) == (51.9056, 4.2470)
@@ -199,7 +200,7 @@ def test_a_sunday_peak_outside_operating_hours_is_ignored_and_a_monday_peak_dete
         toc[first : first + 60] = 15_000.0
     ds = stream("tankopslag-europoort", "2026-01-04T00:00", {"TOC": toc}, sensors=("cems-vru1",))
 
-    [d] = ExceedanceDetector().detect(ds, profiles["tankopslag-europoort"])
+    [d] = ComplianceDetector().detect(ds, profiles["tankopslag-europoort"])
 
     # Sunday noon: closed. Monday 04:00 UTC = 05:00 local: not yet open. 10:00 UTC: open.
     assert (d.start, d.end) == (utc("2026-01-05T10:00"), utc("2026-01-05T11:00"))
@@ -216,8 +217,8 @@ def test_without_operating_hours_in_the_permit_every_sample_counts():
     ds = stream("test-mba", "2026-01-04T12:00", {"TOC": np.full(60, 500.0)}, sensors=("cems-1",))
 
     # the limit does not say operating_time_only, so Sunday counts even with a schedule
-    assert spans(ExceedanceDetector().detect(ds, profile)) == [("12:00", "13:00")]
-    assert spans(ExceedanceDetector().detect(ds, always)) == [("12:00", "13:00")]
+    assert spans(ComplianceDetector().detect(ds, profile)) == [("12:00", "13:00")]
+    assert spans(ComplianceDetector().detect(ds, always)) == [("12:00", "13:00")]
 
 
 def two_weekdays_at(level: float, average: str) -> tuple[MbaProfile, Any]:
@@ -241,7 +242,7 @@ def two_weekdays_at(level: float, average: str) -> tuple[MbaProfile, Any]:
 def test_a_daily_average_within_operating_time_is_judged_when_coverage_allows():
     profile, ds = two_weekdays_at(500.0, "1d")
 
-    [d] = ExceedanceDetector(min_coverage=0.6).detect(ds, profile)
+    [d] = ComplianceDetector(min_coverage=0.6).detect(ds, profile)
 
     # Monday is complete (Tuesday's data came in); Tuesday is still open
     assert (d.start, d.end) == (utc("2026-01-05T00:00"), utc("2026-01-06T00:00"))
@@ -251,7 +252,7 @@ def test_a_daily_average_within_operating_time_is_judged_when_coverage_allows():
 def test_a_daily_average_over_a_fully_measured_operating_day_is_judged():
     profile, ds = two_weekdays_at(500.0, "1d")
 
-    detections = ExceedanceDetector().detect(ds, profile)
+    detections = ComplianceDetector().detect(ds, profile)
 
     assert [(d.start, d.end) for d in detections] == [
         (utc("2026-01-05T00:00"), utc("2026-01-06T00:00"))
@@ -273,7 +274,7 @@ def test_a_limit_of_10_grams_is_compared_with_a_stream_in_milligrams(
         sensors=("cems-vru1",),
     )
 
-    detections = ExceedanceDetector().detect(ds, profiles["tankopslag-europoort"])
+    detections = ComplianceDetector().detect(ds, profiles["tankopslag-europoort"])
 
     assert len(detections) == int(detected)
     if detected:
@@ -292,7 +293,7 @@ def test_a_stream_in_grams_is_compared_in_grams(profiles: dict[str, MbaProfile])
         units={"TOC": "g/m3"},
     )
 
-    [d] = ExceedanceDetector().detect(ds, profiles["tankopslag-europoort"])
+    [d] = ComplianceDetector().detect(ds, profiles["tankopslag-europoort"])
 
     assert d.value == pytest.approx(10.5)
     assert (d.limit, d.unit) == (10.0, "g/m3")
@@ -314,7 +315,7 @@ def test_a_limit_that_cannot_be_converted_to_the_stream_unit_is_an_error():
         DetectorError,
         match=r"test-mba/stack-1: NOx limit in 'mg/m3' cannot be compared with the stream's '%'",
     ):
-        ExceedanceDetector().detect(ds, profile)
+        ComplianceDetector().detect(ds, profile)
 
 
 # --- reference O2 (chemical plant furnace: NOx 70 mg/m3 at 3 % O2, hourly) --------------------
@@ -332,7 +333,7 @@ def test_measured_o2_above_the_reference_raises_the_corrected_value_over_the_lim
         sensors=("cems-f101",),
     )
 
-    detections = ExceedanceDetector().detect(ds, profiles["chemie-botlek"])
+    detections = ComplianceDetector().detect(ds, profiles["chemie-botlek"])
 
     assert len(detections) == int(detected)
     if detected:
@@ -350,7 +351,7 @@ def test_o2_outside_zero_to_21_percent_invalidates_the_samples(profiles: dict[st
         sensors=("cems-f101",),
     )
 
-    assert ExceedanceDetector().detect(ds, profiles["chemie-botlek"]) == []
+    assert ComplianceDetector().detect(ds, profiles["chemie-botlek"]) == []
 
 
 def test_missing_o2_is_an_error_naming_the_sensor_and_the_fix(profiles: dict[str, MbaProfile]):
@@ -359,7 +360,7 @@ def test_missing_o2_is_an_error_naming_the_sensor_and_the_fix(profiles: dict[str
     )
 
     with pytest.raises(ReferenceConditionError) as exc:
-        ExceedanceDetector().detect(ds, profiles["chemie-botlek"])
+        ComplianceDetector().detect(ds, profiles["chemie-botlek"])
 
     message = str(exc.value)
     assert message.startswith("chemie-botlek/furnace-1: the NOx limit applies at 3.0% O2")
@@ -377,7 +378,7 @@ def test_values_declared_at_the_reference_o2_need_no_o2_stream(profiles: dict[st
         attrs={"NOx": {"reference_o2": 3.0}},
     )
 
-    [d] = ExceedanceDetector().detect(ds, profiles["chemie-botlek"])
+    [d] = ComplianceDetector().detect(ds, profiles["chemie-botlek"])
 
     assert d.value == pytest.approx(75.0)
 
@@ -394,7 +395,7 @@ def test_values_declared_at_another_reference_o2_are_refused(profiles: dict[str,
     with pytest.raises(
         ReferenceConditionError, match=r"NOx is at 11.0% O2 but the limit applies at 3.0% O2"
     ):
-        ExceedanceDetector().detect(ds, profiles["chemie-botlek"])
+        ComplianceDetector().detect(ds, profiles["chemie-botlek"])
 
 
 # --- which sensor measures which source ------------------------------------------------------
@@ -407,7 +408,7 @@ def test_a_fenceline_sensor_maps_to_its_source_and_micrograms_limit(
     values = np.repeat([0.04, 0.06, 0.04], 10)
     ds = stream("chemie-botlek", "2026-01-05T10:00", {"benzene": values}, sensors=("fl-east",))
 
-    [d] = ExceedanceDetector().detect(ds, profiles["chemie-botlek"])
+    [d] = ComplianceDetector().detect(ds, profiles["chemie-botlek"])
 
     assert (d.source_id, d.sensor_id) == ("fenceline-east", "fl-east")
     assert spans([d]) == [("10:10", "10:20")]
@@ -423,7 +424,7 @@ def test_an_unregistered_sensor_named_like_the_source_measures_that_source(
         "chemie-botlek", "2026-01-05T10:00", {"benzene": values}, sensors=("fenceline-east",)
     )
 
-    [d] = ExceedanceDetector().detect(ds, profiles["chemie-botlek"])
+    [d] = ComplianceDetector().detect(ds, profiles["chemie-botlek"])
 
     assert (d.source_id, d.sensor_id) == ("fenceline-east", "fenceline-east")
 
@@ -438,7 +439,7 @@ def test_e_noses_and_unknown_sensors_are_not_judged_against_emission_limits(
         sensors=("enose-101", "enose-102", "meteo-botlek", "stranger"),
     )
 
-    assert ExceedanceDetector().detect(ds, profiles["chemie-botlek"]) == []
+    assert ComplianceDetector().detect(ds, profiles["chemie-botlek"]) == []
 
 
 def test_a_source_without_a_location_takes_the_position_of_its_sensor():
@@ -454,8 +455,8 @@ def test_a_source_without_a_location_takes_the_position_of_its_sensor():
     ds = stream("test-mba", "2026-01-05T10:00", {"NOx": half_hours(150)}, sensors=("cems-1",))
     placed = ds.assign_coords(lat=("sensor", [52.1]), lon=("sensor", [4.1]))
 
-    [unplaced_detection] = ExceedanceDetector().detect(ds, profile)
-    [placed_detection] = ExceedanceDetector().detect(placed, profile)
+    [unplaced_detection] = ComplianceDetector().detect(ds, profile)
+    [placed_detection] = ComplianceDetector().detect(placed, profile)
 
     assert (unplaced_detection.lat, unplaced_detection.lon) == (None, None)
     assert (placed_detection.lat, placed_detection.lon) == (52.1, 4.1)
@@ -473,7 +474,7 @@ def test_percentile_rules_are_left_to_the_compliance_engine():
     )
     ds = stream("test-mba", "2026-01-05T10:00", {"NOx": half_hours(500)}, sensors=("cems-1",))
 
-    assert ExceedanceDetector().detect(ds, profile) == []
+    assert ComplianceDetector().detect(ds, profile) == []
 
 
 # --- what a detection carries ----------------------------------------------------------------
@@ -486,7 +487,7 @@ def test_a_detection_carries_the_source_position_and_the_evidence_windows(
     values[5] = 520.0
     values[6] = np.nan
 
-    [d] = ExceedanceDetector().detect(avi_nox(values), profiles["avi-rozenburg"])
+    [d] = ComplianceDetector().detect(avi_nox(values), profiles["avi-rozenburg"])
 
     assert (d.lat, d.lon) == (51.9051, 4.2449)  # the stack of line 1
     [window] = d.evidence["windows"]
@@ -495,8 +496,10 @@ def test_a_detection_carries_the_source_position_and_the_evidence_windows(
         "end": "2026-01-05T10:30:00+00:00",
         "average": pytest.approx((460 * 28 + 520) / 29, abs=1e-4),
         "validated": pytest.approx((460 * 28 + 520) / 29 - 40, abs=1e-4),
-        "max_sample": 520.0,
+        "status": "valid",
+        "max": 520.0,
         "samples": 29,
+        "discarded": 0,
         "coverage": pytest.approx(29 / 30, abs=1e-4),
     }
     assert d.evidence["limit"]["value"] == 400
@@ -514,7 +517,7 @@ def test_a_detection_carries_the_source_position_and_the_evidence_windows(
 def test_detections_are_sorted_by_start_time(profiles: dict[str, MbaProfile]):
     ds = avi_nox(half_hours(500, 300, 500, 300, 500))
 
-    starts = [d.start for d in ExceedanceDetector().detect(ds, profiles["avi-rozenburg"])]
+    starts = [d.start for d in ComplianceDetector().detect(ds, profiles["avi-rozenburg"])]
 
     assert starts == sorted(starts)
     assert len(starts) == 3
@@ -531,7 +534,7 @@ def test_hourly_and_daily_exceedances_starting_at_midnight_are_two_alerts(
         sensors=("cems-gt1",),
         attrs={"NOx": {"reference_o2": 15.0}},
     )
-    detections = ExceedanceDetector().detect(ds, profiles["gasturbine-maasvlakte"])
+    detections = ComplianceDetector().detect(ds, profiles["gasturbine-maasvlakte"])
     assert sorted(d.evidence["limit"]["average"] for d in detections) == ["1d", "1h"]
 
     ids = {Alert.from_detection(d).id for d in detections}
@@ -601,7 +604,7 @@ def test_detections_are_exactly_the_runs_of_valid_half_hours_above_the_limit(
     times = minute_times("2026-01-05T10:00", len(values) + offset)[offset:]
     ds = make_stream_dataset("test-mba", ["cems-1"], times, {"NOx": (values[None, :], "mg/m3")})
 
-    detections = ExceedanceDetector(sampling_interval="1min").detect(ds, profile)
+    detections = ComplianceDetector(sampling_interval="1min").detect(ds, profile)
 
     for d in detections:
         assert d.value is not None and d.value > limit
@@ -647,7 +650,7 @@ def test_the_real_gas_turbine_year_gives_one_detection_per_run_of_hours_above_th
     co = pd.Series(ds["CO"].values[0], index=times)
     assert not nox.isna().any()
 
-    detections = ExceedanceDetector().detect(ds, profiles["gasturbine-maasvlakte"])
+    detections = ComplianceDetector().detect(ds, profiles["gasturbine-maasvlakte"])
 
     assert {d.substance for d in detections} <= {"NOx", "CO"}
     for d in detections:
@@ -686,7 +689,7 @@ def test_the_real_gas_turbine_daily_nox_detections_match_pandas_daily_means(
     daily_means = pd.Series(np.where(judged, days["mean"].to_numpy(), np.nan), index=day_start)
     expected = runs_above(daily_means, 80.0, step="1D")
 
-    detections = ExceedanceDetector(substances=["NOx"]).detect(
+    detections = ComplianceDetector(substances=["NOx"]).detect(
         ds, profiles["gasturbine-maasvlakte"]
     )
 

@@ -1,0 +1,223 @@
+"""Compliance rules over validated averages, vectorised over windows.
+
+``all``: every valid average within the limit. Percentile rules: at least ``p`` % of
+the valid averages within the limit, per calendar year, month or day, or in any 24
+hours (sliding by one averaging period). The percentile value reported is the
+``inverted_cdf`` percentile of the validated averages, so "``p`` % within the limit"
+holds exactly when that value is at most the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vth.detectors.compliance.averages import LimitAverages, WindowStatus
+from vth.models.profile import PercentileSpan
+from vth.sensing.windows import PERIOD_NS, grid_ids
+
+#: numpy datetime unit of each calendar span of a percentile rule.
+_CALENDAR_UNIT = {"year": "Y", "month": "M", "day": "D"}
+
+
+@dataclass(frozen=True)
+class PercentileOutcome:
+    """A percentile rule over one calendar span (or one run of failing 24-hour spans)."""
+
+    start: np.datetime64
+    end: np.datetime64
+    valid: int
+    within: int
+    percentile_value: float
+    required: float
+    #: False: failed (for an open span: certain to fail); None: open and may still pass.
+    passed: bool | None
+    #: The whole span lies in the evaluated period and none of its windows is pending.
+    complete: bool
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the valid averages within the limit (NaN without any)."""
+        return self.within / self.valid if self.valid else float("nan")
+
+
+@dataclass(frozen=True)
+class Rolling24h:
+    """A percentile rule over any 24 hours: the judged spans and the failing runs."""
+
+    judged: int
+    failed: int
+    worst_fraction: float
+    failing: list[PercentileOutcome]
+
+
+@dataclass(frozen=True)
+class DiscardedYear:
+    """Discarded averages of one limit in one calendar year against the allowance."""
+
+    year: int
+    discarded: int
+    allowed: int
+    complete: bool
+
+    @property
+    def passed(self) -> bool:
+        """At most ``allowed`` averages discarded."""
+        return self.discarded <= self.allowed
+
+
+def within_limit(avg: LimitAverages, row: int, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(valid, within)`` flags of one sensor's windows."""
+    valid = avg.status[row] == WindowStatus.VALID
+    with np.errstate(invalid="ignore"):
+        within = valid & (avg.validated[row] <= limit)
+    return valid, within
+
+
+def percentile_value(values: np.ndarray, percentile: float) -> float:
+    """The ``inverted_cdf`` percentile of ``values`` (NaN when empty)."""
+    if len(values) == 0:
+        return float("nan")
+    return float(np.percentile(values, percentile, method="inverted_cdf"))
+
+
+def percentile_by_calendar(
+    avg: LimitAverages,
+    row: int,
+    counted: np.ndarray,
+    limit: float,
+    percentile: float,
+    over: PercentileSpan,
+    period: tuple[np.datetime64, np.datetime64],
+) -> list[PercentileOutcome]:
+    """The rule per calendar year, month or day, for the counted windows of one sensor.
+
+    A span that reaches outside ``period`` or still has pending windows is open: it
+    fails only when it cannot pass whatever its remaining windows turn out to be.
+    """
+    unit = _CALENDAR_UNIT[over]
+    starts = avg.start[counted]
+    if len(starts) == 0:
+        return []
+    valid, within = within_limit(avg, row, limit)
+    valid, within = valid[counted], within[counted]
+    pending = avg.status[row][counted] == WindowStatus.PENDING
+    validated = avg.validated[row][counted]
+    span_ids = starts.astype(f"datetime64[{unit}]")
+    bounds = np.unique(span_ids)
+    outcomes = []
+    for span in bounds:  # a loop over calendar spans (a few), not over samples
+        members = span_ids == span
+        span_start = span.astype("datetime64[ns]")
+        span_end = (span + 1).astype("datetime64[ns]")
+        n_valid, n_within = int(valid[members].sum()), int(within[members].sum())
+        possible = len(grid_ids(span_start, span_end, avg.period))
+        seen = int((members & ~pending).sum())
+        complete = bool(span_start >= period[0] and span_end <= period[1] and seen == possible)
+        best_within, best_valid = n_within + possible - seen, n_valid + possible - seen
+        if complete:
+            passed: bool | None = n_within * 100 >= percentile * n_valid
+        elif best_within * 100 < percentile * best_valid:
+            passed = False
+        else:
+            passed = None
+        outcomes.append(
+            PercentileOutcome(
+                start=span_start,
+                end=span_end,
+                valid=n_valid,
+                within=n_within,
+                percentile_value=percentile_value(validated[members & valid], percentile),
+                required=percentile,
+                passed=passed,
+                complete=complete,
+            )
+        )
+    return outcomes
+
+
+def percentile_any_24h(
+    avg: LimitAverages,
+    row: int,
+    limit: float,
+    percentile: float,
+    first_end: np.datetime64,
+) -> Rolling24h:
+    """The rule over every 24 hours of the grid that end at or after ``first_end``.
+
+    Blocks of 24 hours slide by one averaging period; a block with a pending window
+    or without valid averages is not judged.
+    """
+    k = 86400 * 10**9 // PERIOD_NS[avg.period]
+    valid, within = within_limit(avg, row, limit)
+    pending = avg.status[row] == WindowStatus.PENDING
+    n_blocks = len(valid) - k + 1
+    if n_blocks <= 0:
+        return Rolling24h(0, 0, float("nan"), [])
+
+    def block_sums(flags: np.ndarray) -> np.ndarray:
+        c = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
+        result: np.ndarray = c[k:] - c[:-k]
+        return result
+
+    n_valid, n_within, n_pending = block_sums(valid), block_sums(within), block_sums(pending)
+    block_end = avg.end[k - 1 :]
+    judged = (n_pending == 0) & (n_valid > 0) & (block_end >= first_end.astype("datetime64[ns]"))
+    failed = judged & (n_within * 100 < percentile * n_valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(judged, n_within / np.maximum(n_valid, 1), np.nan)
+    failing = []
+    positions = np.flatnonzero(failed)
+    if len(positions):
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        for run in np.split(positions, breaks):  # a loop over failing runs, not samples
+            worst = int(run[np.argmin(fraction[run])])
+            block = slice(worst, worst + k)
+            values = avg.validated[row][block][valid[block]]
+            failing.append(
+                PercentileOutcome(
+                    start=avg.start[run[0]],
+                    end=avg.end[run[-1] + k - 1],
+                    valid=int(n_valid[worst]),
+                    within=int(n_within[worst]),
+                    percentile_value=percentile_value(values, percentile),
+                    required=percentile,
+                    passed=False,
+                    complete=True,
+                )
+            )
+    return Rolling24h(
+        judged=int(judged.sum()),
+        failed=int(failed.sum()),
+        worst_fraction=float(np.nanmin(fraction)) if judged.any() else float("nan"),
+        failing=failing,
+    )
+
+
+def discarded_per_year(
+    avg: LimitAverages,
+    row: int,
+    counted: np.ndarray,
+    allowed: int,
+    period: tuple[np.datetime64, np.datetime64],
+) -> list[DiscardedYear]:
+    """Discarded averages of one sensor per calendar year of the counted windows."""
+    years = avg.start[counted].astype("datetime64[Y]")
+    discarded = avg.is_discarded[row][counted]
+    pending = avg.status[row][counted] == WindowStatus.PENDING
+    result = []
+    for year in np.unique(years):
+        members = years == year
+        start, end = year.astype("datetime64[ns]"), (year + 1).astype("datetime64[ns]")
+        result.append(
+            DiscardedYear(
+                year=int(year.astype(int)) + 1970,
+                discarded=int(discarded[members].sum()),
+                allowed=allowed,
+                complete=bool(
+                    start >= period[0] and end <= period[1] and not pending[members].any()
+                ),
+            )
+        )
+    return result
