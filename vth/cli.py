@@ -1,4 +1,4 @@
-"""The ``vth`` command line: serve, demo, detect and profile validation."""
+"""The ``vth`` command line: serve, demo, detect, compliance and profile validation."""
 
 from __future__ import annotations
 
@@ -27,8 +27,18 @@ app = typer.Typer(
 profiles_app = typer.Typer(help="Work with MBA profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console; tables written to files or pipes get 160 columns instead of 80."""
+    console = Console(stderr=stderr, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 160
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -104,6 +114,67 @@ def detect(
     _alert_table(alerts, console=err if str(alerts_out) == "-" else out)
     if str(alerts_out) != "-":
         out.print(f"{len(alerts)} alert(s) written to {alerts_out}")
+
+
+@app.command()
+def compliance(
+    profiles: Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")],
+    data: Annotated[
+        list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")
+    ],
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            help="2026, 2026-01, 2026-01-15 or START/END (UTC); default: the data's days.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON ('-': stdout).")
+    ] = None,
+    mba: Annotated[
+        list[str] | None, typer.Option("--mba", help="Only these MBA id(s).")
+    ] = None,
+) -> None:
+    """Judge every emission limit over a period and print the compliance report."""
+    from vth.detectors.compliance.period import ReportPeriod
+    from vth.detectors.compliance.report import compliance_report
+    from vth.detectors.compliance.table import reason_lines, report_table
+    from vth.sensing.io import open_streams
+
+    try:
+        profile_map = load_profiles(profiles)
+        datasets = {}
+        for path in data:
+            for mba_id, dataset in open_streams(path).items():
+                if mba is not None and mba_id not in mba:
+                    continue
+                if mba_id not in profile_map:
+                    err.print(f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}")
+                    continue
+                if mba_id in datasets:
+                    raise _fail(f"{path}: MBA {mba_id!r} is also in another --data file")
+                datasets[mba_id] = dataset
+        report = compliance_report(
+            datasets, profile_map, ReportPeriod.parse(period) if period else None
+        )
+    except VthError as exc:
+        raise _fail(str(exc)) from None
+    console = err if json_out is not None and str(json_out) == "-" else out
+    console.print(report_table(report))
+    for line in reason_lines(report):
+        console.print(f"  • {line}", highlight=False)
+    if json_out is not None:
+        text = report.model_dump_json(indent=2)
+        if str(json_out) == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(text + "\n", encoding="utf-8")
+            out.print(f"report written to {json_out}")
+    console.print(f"overall: {report.verdict}", highlight=False)
+    if report.errors:
+        raise _fail(f"{len(report.errors)} limit(s) could not be evaluated; see the reasons")
 
 
 @app.command("detectors")

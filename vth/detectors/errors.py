@@ -16,3 +16,7 @@ class UnknownDetectorError(DetectorError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown detector"
+
+
+class PeriodError(DetectorError, ValueError):
+    """A report period that cannot be read."""
