@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -161,6 +162,86 @@ def test_detect_with_an_unknown_detector_lists_the_registered_ones(tmp_path: Pat
     )
     assert result.exit_code == 1
     assert "no detector named 'nope'" in result.output and "compliance" in result.output
+
+
+def test_compliance_report_for_a_month_prints_the_table_and_writes_json(tmp_path: Path):
+    report_file = tmp_path / "report.json"
+    result = runner.invoke(
+        app,
+        [
+            "compliance",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(EXAMPLE_NC),
+            "--period",
+            "2011-03",
+            "--json",
+            str(report_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Compliance 2011-03" in result.output
+    assert "NOx 1h 100 mg/m3" in result.output and "non-compliant" in result.output
+    assert "1h average(s) above 100 mg/m3" in result.output  # the reason, under the table
+    assert "overall: non-compliant" in result.output
+    report = json.loads(report_file.read_text())
+    assert report["period_start"] == "2011-03-01T00:00:00Z"
+    [mba] = report["mbas"]
+    assert mba["mba_id"] == "gasturbine-maasvlakte"
+    hourly = next(x for x in mba["limits"] if (x["substance"], x["average"]) == ("NOx", "1h"))
+    assert hourly["windows"]["total"] == 31 * 24
+    assert hourly["exceedances"] == len(hourly["exceeding_windows"]) > 0
+
+
+def test_compliance_json_to_stdout_keeps_the_table_on_stderr():
+    result = CliRunner().invoke(
+        app,
+        [
+            "compliance",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(EXAMPLE_NC),
+            "--period",
+            "2011-03-01/2011-03-02",
+            "--json",
+            "-",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["period_end"] == "2011-03-03T00:00:00Z"  # a date END includes that day
+
+
+def test_compliance_with_an_unreadable_period_names_it_and_the_accepted_forms():
+    result = runner.invoke(
+        app,
+        ["compliance", "--profiles", str(EXAMPLE_PROFILES), "--data", str(EXAMPLE_NC)]
+        + ["--period", "2011-13"],
+    )
+    assert result.exit_code == 1
+    assert "period '2011-13' is not a year (2026), month (2026-01)" in result.output
+
+
+def test_compliance_exits_non_zero_when_a_limit_cannot_be_evaluated(tmp_path: Path):
+    from vth.sensing import make_stream_dataset, write_netcdf
+
+    times = np.datetime64("2026-01-05T00:00", "ns") + np.arange(24 * 60) * np.timedelta64(1, "m")
+    ds = make_stream_dataset(
+        "avi-rozenburg", ["cems-l1"], times, {"NOx": (np.full((1, len(times)), 150.0), "mg/m3")}
+    )
+    path = tmp_path / "avi-no-o2.nc"
+    write_netcdf(ds, path)
+
+    result = runner.invoke(
+        app,
+        ["compliance", "--profiles", str(EXAMPLE_PROFILES), "--data", str(path)]
+        + ["--period", "2026-01-05"],
+    )
+    assert result.exit_code == 1
+    assert "has no O2" in result.output and "cems-l1" in result.output
+    assert "could not be evaluated" in result.output
 
 
 def test_detectors_command_lists_the_compliance_detector():

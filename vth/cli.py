@@ -28,7 +28,6 @@ profiles_app = typer.Typer(help="Work with MBA profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 
 
-
 def _console(stderr: bool = False) -> Console:
     """A console; tables written to files or pipes get 160 columns instead of 80."""
     console = Console(stderr=stderr, soft_wrap=True)
@@ -132,9 +131,7 @@ def compliance(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON ('-': stdout).")
     ] = None,
-    mba: Annotated[
-        list[str] | None, typer.Option("--mba", help="Only these MBA id(s).")
-    ] = None,
+    mba: Annotated[list[str] | None, typer.Option("--mba", help="Only these MBA id(s).")] = None,
 ) -> None:
     """Judge every emission limit over a period and print the compliance report."""
     from vth.detectors.compliance.period import ReportPeriod

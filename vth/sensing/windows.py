@@ -139,19 +139,21 @@ def window_averages(
         if len(window_index):
             starts, ends = window_bounds(window_index[[0, -1]], period)
             inside = slice(*np.searchsorted(t, [starts[0], ends[1]]))
-            t, values = t[inside], values[:, inside]
-    elif len(t):
-        window_index = np.unique(window_ids(t, period))
-    else:
-        window_index = np.zeros(0, np.int64)
+        else:
+            inside = slice(0, 0)
+        t, values = t[inside], values[:, inside]
+    ids = window_ids(t, period)
+    # times are sorted, so each window's samples are contiguous: its first is where ids change
+    first = np.flatnonzero(np.diff(ids, prepend=ids[:1] - 1)) if len(t) else np.zeros(0, np.intp)
+    held = ids[first]
+    if span is None:
+        window_index = held
     n_windows = len(window_index)
     sums = np.zeros((n_sensors, n_windows))
     counts = np.zeros((n_sensors, n_windows), dtype=np.int64)
     maxima = np.full((n_sensors, n_windows), -np.inf)
     valid = ~np.isnan(values)
     if len(t):
-        ids = window_ids(t, period)
-        held, first = np.unique(ids, return_index=True)
         at = np.searchsorted(window_index, held)
         sums[:, at] = np.add.reduceat(np.where(valid, values, 0.0), first, axis=1)
         # float64: numpy's integer reduceat along a row is many times slower
@@ -210,10 +212,15 @@ def active_minutes(
     """Active minutes in each window of ``window_index``, from ``active`` on a minute grid."""
     grid = np.arange(span_start, span_end, np.timedelta64(1, "m")).astype("datetime64[ns]")
     grid_ids = window_ids(grid, period)
-    pos = np.searchsorted(window_index, grid_ids)
-    known = pos < len(window_index)
-    known[known] = window_index[pos[known]] == grid_ids[known]
-    counts = np.bincount(pos[known], weights=active(grid)[known], minlength=len(window_index))
+    flags = active(grid)
+    if len(window_index) and window_index[-1] - window_index[0] == len(window_index) - 1:
+        # a dense grid of windows spanning the minute grid: positions by subtraction
+        counts = np.bincount(grid_ids - window_index[0], weights=flags, minlength=len(window_index))
+    else:
+        pos = np.searchsorted(window_index, grid_ids)
+        known = pos < len(window_index)
+        known[known] = window_index[pos[known]] == grid_ids[known]
+        counts = np.bincount(pos[known], weights=flags[known], minlength=len(window_index))
     result: np.ndarray = counts.astype(np.int64)
     return result
 

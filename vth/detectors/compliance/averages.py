@@ -15,7 +15,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from vth.sensing.windows import window_averages, window_bounds, window_ids
+from vth.sensing.windows import WindowAverages, window_averages, window_bounds, window_ids
 
 
 class WindowStatus(IntEnum):
@@ -87,6 +87,7 @@ def sample_averages(
     confidence_interval: float,
     active: Callable[[np.ndarray], np.ndarray] | None = None,
     horizon: np.datetime64 | None = None,
+    windows: WindowAverages | None = None,
 ) -> LimitAverages:
     """Averages over every window of ``period`` starting in ``span``, from samples.
 
@@ -113,8 +114,11 @@ def sample_averages(
     horizon
         Windows ending after this time are pending. Without it, each sensor's windows
         are pending until its own data reaches their end (live detection).
+    windows
+        The :func:`~vth.sensing.windows.window_averages` of exactly these arguments
+        when already computed (limits over the same period share them).
     """
-    w = window_averages(values, times, period, interval_ns, active, span=span)
+    w = windows or window_averages(values, times, period, interval_ns, active, span=span)
     status = np.full(w.mean.shape, WindowStatus.VALID, dtype=np.int8)
     status[(w.coverage < min_coverage) | (w.count == 0)] = WindowStatus.INSUFFICIENT_DATA
     if horizon is None:

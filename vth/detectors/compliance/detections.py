@@ -44,19 +44,32 @@ def detections_of(
     return found
 
 
-def window_record(avg: LimitAverages, row: int, i: int) -> dict[str, Any]:
-    """One window of one sensor as plain JSON values."""
-    return {
-        "start": iso(avg.start[i]),
-        "end": iso(avg.end[i]),
-        "status": WindowStatus(int(avg.status[row, i])).label,
-        "average": rounded(avg.mean[row, i]),
-        "validated": rounded(avg.validated[row, i]),
-        "max": rounded(avg.maximum[row, i]),
-        "samples": int(avg.samples[row, i]),
-        "discarded": int(avg.discarded[row, i]),
-        "coverage": rounded(avg.coverage[row, i]),
+def window_records(avg: LimitAverages, row: int, positions: np.ndarray) -> list[dict[str, Any]]:
+    """Windows ``positions`` of one sensor as plain JSON values, vectorised."""
+    i = np.asarray(positions, dtype=np.intp)
+    columns = {
+        "start": iso_array(avg.start[i]),
+        "end": iso_array(avg.end[i]),
+        "status": [WindowStatus(code).label for code in avg.status[row, i].tolist()],
+        "average": _rounded_list(avg.mean[row, i]),
+        "validated": _rounded_list(avg.validated[row, i]),
+        "max": _rounded_list(avg.maximum[row, i]),
+        "samples": avg.samples[row, i].tolist(),
+        "discarded": avg.discarded[row, i].tolist(),
+        "coverage": _rounded_list(avg.coverage[row, i]),
     }
+    rows = zip(*columns.values(), strict=True)
+    return [dict(zip(columns, values, strict=True)) for values in rows]
+
+
+def _rounded_list(x: np.ndarray) -> list[float | None]:
+    return [None if v != v else v for v in np.round(x.astype(np.float64), 4).tolist()]
+
+
+def iso_array(t: np.ndarray) -> list[str]:
+    """ISO-8601 UTC texts of naive UTC ``datetime64`` values."""
+    text = np.datetime_as_string(np.asarray(t, dtype="datetime64[s]"), unit="s")
+    return [f"{x}+00:00" for x in text.tolist()]
 
 
 def _window_run(
@@ -70,10 +83,9 @@ def _window_run(
 ) -> Detection:
     avg = ev.averages
     worst = float(np.nanmax(avg.validated[row, first : last + 1]))
-    windows = [
-        window_record(avg, row, i)
-        for i in range(first, min(last + 1, first + MAX_EVIDENCE_WINDOWS))
-    ]
+    windows = window_records(
+        avg, row, np.arange(first, min(last + 1, first + MAX_EVIDENCE_WINDOWS))
+    )
     return _detection(
         ev,
         ds,
@@ -179,11 +191,6 @@ def _position(ds: xr.Dataset, s: int, check: Any) -> tuple[float | None, float |
 def utc(t: np.datetime64) -> Any:
     """A timezone-aware UTC ``datetime`` of a naive UTC ``datetime64``."""
     return pd.Timestamp(t).tz_localize("UTC").to_pydatetime()
-
-
-def iso(t: np.datetime64) -> str:
-    """ISO-8601 UTC text of a naive UTC ``datetime64``."""
-    return str(pd.Timestamp(t).tz_localize("UTC").isoformat())
 
 
 def rounded(x: float) -> float | None:

@@ -37,7 +37,14 @@ from vth.models.profile import EmissionLimit, MbaProfile, PercentileRule, Source
 from vth.sensing.errors import ReferenceConditionError, UnitError
 from vth.sensing.reference import to_reference_o2
 from vth.sensing.units import convert
-from vth.sensing.windows import PERIOD_NS, sampling_interval, window_bounds, window_ids
+from vth.sensing.windows import (
+    PERIOD_NS,
+    WindowAverages,
+    sampling_interval,
+    window_averages,
+    window_bounds,
+    window_ids,
+)
 
 CheckKind = Literal["exceedance", "peak"]
 DAY = np.timedelta64(1, "D")
@@ -112,23 +119,30 @@ class LimitEvaluation:
         return result
 
 
-class _OperatingClock:
-    """The profile's operating-time mask, remembering the last grids it was asked for."""
+class _Memo:
+    """What the limits of one MBA share, computed once.
+
+    The operating-time mask, samples at reference O2 and window averages (e.g. a
+    half-hour limit and the half-hours of a daily limit share them).
+    """
 
     def __init__(self, mask: Callable[[np.ndarray], np.ndarray]) -> None:
         self._mask = mask
-        self._memo: dict[tuple[int, int, int], np.ndarray] = {}
+        self._masks: dict[tuple[int, int, int], np.ndarray] = {}
+        self.values: dict[tuple[object, ...], np.ndarray] = {}
+        self.windows: dict[tuple[object, ...], WindowAverages] = {}
 
-    def __call__(self, times: np.ndarray) -> np.ndarray:
+    def active(self, times: np.ndarray) -> np.ndarray:
+        """The operating-time mask of ``times``, computed once per grid."""
         if len(times) == 0:
             return np.zeros(0, dtype=bool)
         t = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
         key = (int(t[0]), int(t[-1]), len(t))
-        if key not in self._memo:
-            if len(self._memo) > 16:
-                self._memo.clear()
-            self._memo[key] = self._mask(times)
-        return self._memo[key]
+        if key not in self._masks:
+            if len(self._masks) > 16:
+                self._masks.clear()
+            self._masks[key] = self._mask(times)
+        return self._masks[key]
 
 
 def checks_of(profile: MbaProfile, kinds: tuple[CheckKind, ...]) -> list[LimitCheck]:
@@ -186,7 +200,7 @@ def evaluate_mba(
     """
     times = dataset["time"].values
     sensors = [str(s) for s in dataset["sensor"].values]
-    clock = _OperatingClock(profile.operating_mask)
+    memo = _Memo(profile.operating_mask)
     intervals: dict[str, np.ndarray] = {}
     horizon = None
     if period is not None and len(times):
@@ -218,7 +232,7 @@ def evaluate_mba(
                 check,
                 measuring,
                 intervals[limit.substance][measuring],
-                clock,
+                memo,
                 period,
                 horizon,
                 min_coverage,
@@ -233,7 +247,7 @@ def _evaluate(
     check: LimitCheck,
     rows: list[int],
     interval_ns: np.ndarray,
-    clock: _OperatingClock,
+    memo: _Memo,
     period: tuple[np.datetime64, np.datetime64] | None,
     horizon: np.datetime64 | None,
     min_coverage: float | None,
@@ -252,38 +266,37 @@ def _evaluate(
     ci = 0.0 if check.kind == "peak" else source.confidence_interval_value(limit) * to_stream_unit
     coverage = min_coverage if min_coverage is not None else limit.min_coverage
     times = ds["time"].values
-    values = _at_reference_o2(ds, profile, source, limit, rows, var.values[rows])
-    active = clock if limit.operating_time_only else None
-    if active is not None:
-        values = np.where(active(times)[None, :], values, np.nan)
+    active = memo.active if limit.operating_time_only else None
+    values_key = (limit.substance, limit.reference_o2, tuple(rows), limit.operating_time_only)
+    if values_key not in memo.values:
+        values = _at_reference_o2(ds, profile, source, limit, rows, var.values[rows])
+        if active is not None:
+            values = np.where(active(times)[None, :], values, np.nan)
+        memo.values[values_key] = values
+    values = memo.values[values_key]
     judged = _judged_span(times, limit, period)
     span = _grid_span(judged, limit)
-    if limit.from_average is None:
-        averages = sample_averages(
-            values,
-            times,
-            limit.average,
-            span,
-            interval_ns=interval_ns,
-            min_coverage=coverage,
-            confidence_interval=ci,
-            active=active,
-            horizon=horizon,
+    period_of_samples = limit.from_average or limit.average
+    windows_key = (*values_key, period_of_samples, span, tuple(interval_ns.tolist()))
+    if windows_key not in memo.windows:
+        memo.windows[windows_key] = window_averages(
+            values, times, period_of_samples, interval_ns, active, span=span
         )
-    else:
-        basis = sample_averages(
-            values,
-            times,
-            limit.from_average,
-            span,
-            interval_ns=interval_ns,
-            min_coverage=coverage,
-            confidence_interval=ci,
-            active=active,
-            horizon=horizon,
-        )
+    averages = sample_averages(
+        values,
+        times,
+        period_of_samples,
+        span,
+        interval_ns=interval_ns,
+        min_coverage=coverage,
+        confidence_interval=ci,
+        active=active,
+        horizon=horizon,
+        windows=memo.windows[windows_key],
+    )
+    if limit.from_average is not None:
         averages = averages_of_averages(
-            basis, limit.average, min_coverage=coverage, max_discarded=limit.max_discarded
+            averages, limit.average, min_coverage=coverage, max_discarded=limit.max_discarded
         )
     counted = averages.start >= judged[0]
     evaluation = LimitEvaluation(

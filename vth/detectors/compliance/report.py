@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from vth import __version__
 from vth.detectors.compliance.averages import WindowStatus
-from vth.detectors.compliance.detections import rounded, utc, window_record
+from vth.detectors.compliance.detections import rounded, utc, window_records
 from vth.detectors.compliance.evaluation import (
     CheckKind,
     LimitCheck,
@@ -213,7 +213,9 @@ def compliance_report(
     mbas = []
     for mba_id, dataset in sorted(wanted.items()):
         profile = profiles[mba_id]
-        annotated = annotate(dataset, profile).sortby("time")
+        annotated = annotate(dataset, profile)
+        if not _sorted(annotated["time"].values):
+            annotated = annotated.sortby("time")
         limits: list[LimitReport] = []
         for ev in evaluate_mba(annotated, profile, kinds, period=(period.start, period.end)):
             limits.extend(_limit_reports(ev))
@@ -290,13 +292,8 @@ def _sensor_report(ev: LimitEvaluation, row: int) -> LimitReport:
         "windows": counts,
         "exceedances": int(above.sum()),
         "max_validated": rounded(float(valid_validated.max())) if len(valid_validated) else None,
-        "exceeding_windows": [
-            WindowRecord(**window_record(avg, row, i)) for i in np.flatnonzero(above)[:MAX_LISTED]
-        ],
-        "discarded_windows": [
-            WindowRecord(**window_record(avg, row, i))
-            for i in np.flatnonzero(discarded)[:MAX_LISTED]
-        ],
+        "exceeding_windows": window_records(avg, row, np.flatnonzero(above)[:MAX_LISTED]),
+        "discarded_windows": window_records(avg, row, np.flatnonzero(discarded)[:MAX_LISTED]),
         "percentile": [_percentile(o) for o in ev.percentile[row]],
         "rolling_24h": None
         if rolling is None or not isinstance(rule, PercentileRule)
@@ -370,7 +367,8 @@ def _verdict(
                 f"{y.discarded} {limit.average} averages discarded in {y.year}; "
                 f"at most {y.allowed} allowed"
             )
-        open_rule |= not y.complete
+        # an open year's allowance is reported as counted so far; it does not hold the
+        # period's verdict open
     if reasons:
         return "non-compliant", reasons
     if counts.total and counts.not_operating == counts.total:
@@ -390,3 +388,7 @@ def _verdict(
         )
         return "provisional", notes
     return "compliant", notes
+
+
+def _sorted(times: np.ndarray) -> bool:
+    return bool(len(times) < 2 or (np.diff(times.astype(np.int64)) >= 0).all())
