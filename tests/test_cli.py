@@ -217,8 +217,15 @@ def test_compliance_json_to_stdout_keeps_the_table_on_stderr():
 def test_compliance_with_an_unreadable_period_names_it_and_the_accepted_forms():
     result = runner.invoke(
         app,
-        ["compliance", "--profiles", str(EXAMPLE_PROFILES), "--data", str(EXAMPLE_NC)]
-        + ["--period", "2011-13"],
+        [
+            "compliance",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(EXAMPLE_NC),
+            "--period",
+            "2011-13",
+        ],
     )
     assert result.exit_code == 1
     assert "period '2011-13' is not a year (2026), month (2026-01)" in result.output
@@ -236,8 +243,15 @@ def test_compliance_exits_non_zero_when_a_limit_cannot_be_evaluated(tmp_path: Pa
 
     result = runner.invoke(
         app,
-        ["compliance", "--profiles", str(EXAMPLE_PROFILES), "--data", str(path)]
-        + ["--period", "2026-01-05"],
+        [
+            "compliance",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(path),
+            "--period",
+            "2026-01-05",
+        ],
     )
     assert result.exit_code == 1
     assert "has no O2" in result.output and "cems-l1" in result.output

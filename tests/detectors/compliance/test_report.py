@@ -22,11 +22,12 @@ from ..builders import GASTURBINE_NC, half_hours, stream
 def limit_row(
     report: ComplianceReport, source: str, substance: str, average: str, rule: str = "all"
 ) -> list[LimitReport]:
+    wanted = (source, substance, average, rule)
     return [
         lim
         for m in report.mbas
         for lim in m.limits
-        if (lim.source_id, lim.substance, lim.average, lim.rule) == (source, substance, average, rule)
+        if (lim.source_id, lim.substance, lim.average, lim.rule) == wanted
     ]
 
 
