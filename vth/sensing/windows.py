@@ -87,8 +87,11 @@ def sampling_interval(times: np.ndarray, values: np.ndarray) -> np.ndarray:
     """
     t = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
     out = np.zeros(values.shape[0], dtype=np.int64)
+    tail = slice(-4 * INTERVAL_SAMPLES, None)  # enough columns unless most are NaN
     for s in range(values.shape[0]):  # a loop over sensors, not samples
-        valid_t = t[~np.isnan(values[s])][-INTERVAL_SAMPLES:]
+        valid_t = t[tail][~np.isnan(values[s, tail])][-INTERVAL_SAMPLES:]
+        if len(valid_t) < INTERVAL_SAMPLES:
+            valid_t = t[~np.isnan(values[s])][-INTERVAL_SAMPLES:]
         if len(valid_t) >= 2:
             out[s] = int(np.median(np.diff(valid_t)))
     return out
@@ -134,6 +137,7 @@ def window_averages(
     t = np.asarray(times, dtype="datetime64[ns]")
     if interval_ns is None:
         interval_ns = sampling_interval(t, values)
+    reach = _last_valid(t, values) + np.asarray(interval_ns, dtype=np.int64)
     if span is not None:
         window_index = grid_ids(span[0], span[1], period)
         if len(window_index):
@@ -156,9 +160,8 @@ def window_averages(
     if len(t):
         at = np.searchsorted(window_index, held)
         sums[:, at] = np.add.reduceat(np.where(valid, values, 0.0), first, axis=1)
-        # float64: numpy's integer reduceat along a row is many times slower
-        counts[:, at] = np.add.reduceat(valid.astype(np.float64), first, axis=1)
-        maxima[:, at] = np.maximum.reduceat(np.where(valid, values, -np.inf), first, axis=1)
+        counts[:, at] = np.add.reduceat(valid.view(np.uint8), first, axis=1, dtype=np.int32)
+        maxima[:, at] = np.fmax.reduceat(values, first, axis=1)  # fmax skips NaN
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     maxima = np.where(counts > 0, maxima, np.nan)
@@ -170,13 +173,6 @@ def window_averages(
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = np.where(interval > 0, length_ns[None, :] / interval, counts)
         coverage = np.where(expected > 0, np.minimum(counts / expected, 1.0), 0.0)
-    if len(t):
-        t_int = t.astype(np.int64)
-        last_index = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
-        last_valid = np.where(valid.any(axis=1), t_int[last_index], np.iinfo(np.int64).min)
-    else:
-        last_valid = np.full(n_sensors, np.iinfo(np.int64).min)
-    reach = last_valid + np.asarray(interval_ns, dtype=np.int64)
     complete = end.astype(np.int64)[None, :] <= reach[:, None]
     return WindowAverages(
         start=start,
@@ -189,6 +185,17 @@ def window_averages(
         complete=complete,
         length_ns=length_ns,
     )
+
+
+def _last_valid(times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per sensor, the time (ns) of its last valid sample; a very early time when none."""
+    none = np.iinfo(np.int64).min // 2  # far before any data, and safe to add to
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], none, dtype=np.int64)
+    valid = ~np.isnan(values)
+    last_index = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
+    result: np.ndarray = np.where(valid.any(axis=1), times.astype(np.int64)[last_index], none)
+    return result
 
 
 def grid_ids(start: np.datetime64, end: np.datetime64, period: str) -> np.ndarray:

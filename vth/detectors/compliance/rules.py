@@ -3,12 +3,13 @@
 ``all``: every valid average within the limit. Percentile rules: at least ``p`` % of
 the valid averages within the limit, per calendar year, month or day, or in any 24
 hours (sliding by one averaging period). The percentile value reported is the
-``inverted_cdf`` percentile of the validated averages, so "``p`` % within the limit"
+inverted-CDF percentile of the validated averages, so "``p`` % within the limit"
 holds exactly when that value is at most the limit.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,10 +77,22 @@ def within_limit(avg: LimitAverages, row: int, limit: float) -> tuple[np.ndarray
 
 
 def percentile_value(values: np.ndarray, percentile: float) -> float:
-    """The ``inverted_cdf`` percentile of ``values`` (NaN when empty)."""
-    if len(values) == 0:
+    """The inverted-CDF percentile of ``values`` (NaN when empty).
+
+    The ``j``-th smallest value for the smallest ``j`` with ``100 j >= p n``: the same
+    arithmetic as the rule's test, so the value is at most the limit exactly when
+    ``p`` % of the values are (numpy's ``inverted_cdf`` rounds ``p/100 n`` in floating
+    point and can pick the next value).
+    """
+    n = len(values)
+    if n == 0:
         return float("nan")
-    return float(np.percentile(values, percentile, method="inverted_cdf"))
+    j = max(1, math.ceil(percentile * n / 100))
+    while j > 1 and (j - 1) * 100 >= percentile * n:
+        j -= 1
+    while j < n and j * 100 < percentile * n:
+        j += 1
+    return float(np.partition(np.asarray(values, dtype=np.float64), j - 1)[j - 1])
 
 
 def percentile_by_calendar(
