@@ -409,3 +409,107 @@ def test_load_profiles_accepts_a_single_file(write_profile: WriteProfile):
     path = write_profile("one.yaml", (EXAMPLE_PROFILES / "chemie-botlek.yaml").read_text())
 
     assert list(load_profiles(path)) == ["chemie-botlek"]
+
+
+# --- the compliance rules as profile data -----------------------------------------------
+
+NOX = {"substance": "NOx", "unit": "mg/m3", "value": 200}
+
+
+def rules_profile(*limits: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "rules",
+        "name": "Rules",
+        "operator": "Test B.V.",
+        "activity": "test",
+        "location": {"lat": 52.0, "lon": 4.0},
+        "sources": [{"id": "stack-1", "limits": list(limits)}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("limits", "path", "reason"),
+    [
+        (
+            [dict(NOX, average="1h", from_average="1d")],
+            "sources[0].limits[0]",
+            "from_average 1d must be a shorter period that divides average 1h",
+        ),
+        (
+            [dict(NOX, average="1h", max_discarded=5)],
+            "sources[0].limits[0]",
+            "max_discarded counts discarded shorter averages; set from_average",
+        ),
+        (
+            [dict(NOX, average="1d", rule={"percentile": 95, "over": "any_24h"})],
+            "sources[0].limits[0]",
+            "rule over any_24h needs an average that divides a day, not 1d",
+        ),
+        (
+            [dict(NOX, average="30min", confidence_interval=20, confidence_interval_basis="1d")],
+            "sources[0]",
+            "NOx 30min: confidence_interval_basis 1d names no NOx limit over 1d of source stack-1",
+        ),
+        (
+            [
+                dict(NOX, average="30min", confidence_interval=20, confidence_interval_basis="1d"),
+                dict(NOX, average="1d", unit="g/m3", value=0.2),
+            ],
+            "sources[0]",
+            "NOx 30min: its confidence_interval_basis limit is in g/m3, not mg/m3; "
+            "give both in one unit",
+        ),
+        (
+            [dict(NOX, average="30min"), dict(NOX, average="30min", value=300)],
+            "sources[0]",
+            "two limits NOx 30min; keep one",
+        ),
+        (
+            [dict(NOX, average="10min", peak={"factor": 0.5})],
+            "sources[0].limits[0].peak.factor",
+            "Input should be greater than or equal to 1 (got 0.5)",
+        ),
+    ],
+)
+def test_inconsistent_compliance_rules_are_rejected_with_their_path(
+    limits: list[dict[str, Any]], path: str, reason: str
+):
+    with pytest.raises(ProfileError) as exc:
+        parse_profile(rules_profile(*limits))
+
+    assert problems_of(exc) == {path: reason}
+
+
+def test_column_a_and_column_b_limits_of_one_substance_may_stand_side_by_side():
+    profile = parse_profile(
+        rules_profile(
+            dict(NOX, average="30min", value=400),
+            dict(NOX, average="30min", rule={"percentile": 97, "over": "year"}),
+        )
+    )
+    labels = [limit.label for limit in profile.sources[0].limits]
+    assert labels == ["NOx 30min", "NOx 30min P97/year"]
+    assert profile.sources[0].limit_for("NOx", "30min") == profile.sources[0].limits[0]
+
+
+def test_a_peak_check_is_a_limit_of_factor_times_the_value_without_confidence_interval():
+    profile = parse_profile(
+        rules_profile(
+            dict(
+                NOX,
+                average="10min",
+                confidence_interval=20,
+                operating_time_only=True,
+                peak={"factor": 4},
+            )
+        )
+    )
+    peak = profile.sources[0].limits[0].peak_limit()
+    assert peak is not None
+    assert (peak.value, peak.average, peak.confidence_interval) == (800, "1min", 0)
+    assert (peak.min_coverage, peak.operating_time_only) == (0.5, True)
+
+
+def test_a_monthly_average_may_be_built_from_daily_averages():
+    profile = parse_profile(rules_profile(dict(NOX, average="1mo", from_average="1d")))
+    assert profile.sources[0].limits[0].from_average == "1d"

@@ -1,11 +1,12 @@
 """Evaluate an MBA's emission limits on its ``(sensor, time)`` streams.
 
 For every source, every limit (or its peak check) and every sensor measuring the
-source: samples are (1) converted to the limit's unit basis, (2) brought to the
-limit's reference O2, (3) masked outside operating time where the limit says so,
-(4) averaged over clock-aligned windows (or built from validated shorter averages),
-(5) validated by subtracting the confidence interval, and (6) judged by the limit's
-rule. The result keeps every window with its status, for detections and reports.
+source, samples are (1) converted to the limit's unit, (2) brought to dry gas (when
+declared wet) and to the limit's reference O2, (3) masked outside operating time
+where the limit says so, (4) averaged over clock-aligned windows (or built from
+validated shorter averages), (5) validated by subtracting the confidence interval,
+and (6) judged by the limit's rule. The result keeps every window with its status,
+for detections and reports.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from vth.detectors.errors import DetectorError
 from vth.errors import VthError
 from vth.models.profile import EmissionLimit, MbaProfile, PercentileRule, Source
 from vth.sensing.errors import ReferenceConditionError, UnitError
-from vth.sensing.reference import to_reference_o2
+from vth.sensing.reference import to_dry, to_reference_o2
 from vth.sensing.units import convert
 from vth.sensing.windows import (
     PERIOD_NS,
@@ -378,6 +379,23 @@ def _grid_span(
     return judged
 
 
+def _dry(ds: xr.Dataset, name: str, rows: list[int], values: np.ndarray, where: str) -> np.ndarray:
+    """``values`` of variable ``name`` on a dry basis (unchanged unless declared wet)."""
+    basis = str(ds[name].attrs.get("basis", "dry"))
+    if basis == "dry":
+        return values
+    if basis != "wet":
+        raise ReferenceConditionError(
+            f"{where}: {name} has attrs basis={basis!r}; use 'dry' (default) or 'wet'"
+        )
+    if "H2O" not in ds.data_vars:
+        raise ReferenceConditionError(
+            f"{where}: {name} is measured in wet gas (basis 'wet') but the stream has no H2O "
+            f"(% vol) to bring it to dry gas; add H2O"
+        )
+    return to_dry(values, ds["H2O"].transpose("sensor", "time").values[rows])
+
+
 def _at_reference_o2(
     ds: xr.Dataset,
     profile: MbaProfile,
@@ -386,6 +404,8 @@ def _at_reference_o2(
     rows: list[int],
     values: np.ndarray,
 ) -> np.ndarray:
+    where = f"{profile.id}/{source.id}"
+    values = _dry(ds, limit.substance, rows, values, where)
     if limit.reference_o2 is None:
         return values
     declared = ds[limit.substance].attrs.get("reference_o2")
@@ -404,7 +424,7 @@ def _at_reference_o2(
             f"attrs reference_o2={limit.reference_o2} on {limit.substance} if its values are "
             f"already at reference O2"
         )
-    o2 = ds["O2"].transpose("sensor", "time").values[rows]
+    o2 = _dry(ds, "O2", rows, ds["O2"].transpose("sensor", "time").values[rows], where)
     return to_reference_o2(values, o2, limit.reference_o2)
 
 
