@@ -735,6 +735,22 @@ def test_a_failing_run_of_24_hour_co_blocks_is_one_live_detection(above, detecte
     assert d.evidence["rule"]["valid_averages"] == 144
 
 
+def test_24_hour_co_blocks_reaching_before_the_data_are_not_judged():
+    # the data begins with one 10-minute average at 200: a block ending at 00:10 would
+    # hold 1 valid average of 1 above (0 % within), standing for a whole day it never saw
+    values = np.full(1440, 40.0)
+    values[:10] = 200.0
+    ds = stream("test-mba", "2026-01-05T00:00", {"CO": values}, sensors=("cems-1",))
+
+    ev = evaluation(report(ds, co_profile(), "2026-01-05", "2026-01-06"), "10min")
+
+    rolling = ev.rolling[0]
+    assert rolling is not None
+    assert (rolling.judged, rolling.failed) == (1, 0)  # only the block 00:00-24:00
+    assert rolling.worst_fraction == pytest.approx(143 / 144)
+    assert ComplianceDetector().detect(ds, co_profile()) == []
+
+
 # --- 10. peaks: 1-minute values above 4 x the limit ---------------------------------------------
 
 

@@ -312,17 +312,24 @@ def _evaluate(
         averages=averages,
         counted=counted,
     )
-    _apply_rules(evaluation)
+    _apply_rules(evaluation, _first_window_start(times, limit))
     return evaluation
 
 
-def _apply_rules(ev: LimitEvaluation) -> None:
+def _apply_rules(ev: LimitEvaluation, data_start: np.datetime64 | None) -> None:
     limit = ev.check.limit
     for row in range(len(ev.sensors)):
         rule = limit.rule
         if isinstance(rule, PercentileRule) and rule.over == "any_24h":
             ev.rolling.append(
-                percentile_any_24h(ev.averages, row, ev.limit_value, rule.percentile, ev.period[0])
+                percentile_any_24h(
+                    ev.averages,
+                    row,
+                    ev.limit_value,
+                    rule.percentile,
+                    ev.period[0],
+                    earliest_start=data_start,
+                )
             )
         else:
             ev.rolling.append(None)
@@ -362,6 +369,15 @@ def _judged_span(
     ids = window_ids(np.asarray(times[[0, -1]]), limit.average)
     starts, ends = window_bounds(ids, limit.average)
     return starts[0], ends[1]
+
+
+def _first_window_start(times: np.ndarray, limit: EmissionLimit) -> np.datetime64 | None:
+    """Start of the window holding the data's first sample (None without data)."""
+    if len(times) == 0:
+        return None
+    starts, _ = window_bounds(window_ids(times[:1], limit.average), limit.average)
+    start: np.datetime64 = starts[0]
+    return start
 
 
 def _grid_span(

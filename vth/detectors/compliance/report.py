@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import xarray as xr
@@ -30,6 +30,7 @@ from vth.detectors.compliance.rules import PercentileOutcome
 from vth.models.profile import MbaProfile, PercentileRule
 from vth.sensing.streams import annotate
 
+#: Verdicts from worst to best; an MBA's verdict is the worst of its limits.
 Verdict = Literal[
     "non-compliant",
     "error",
@@ -39,16 +40,7 @@ Verdict = Literal[
     "not operating",
     "compliant",
 ]
-#: Verdicts from worst to best; an MBA's verdict is the worst of its limits.
-VERDICT_ORDER: tuple[Verdict, ...] = (
-    "non-compliant",
-    "error",
-    "insufficient data",
-    "provisional",
-    "not measured",
-    "not operating",
-    "compliant",
-)
+VERDICT_ORDER: tuple[Verdict, ...] = get_args(Verdict)
 #: At most this many exceeding or discarded windows are listed per limit and sensor.
 MAX_LISTED = 2000
 

@@ -156,11 +156,15 @@ def percentile_any_24h(
     limit: float,
     percentile: float,
     first_end: np.datetime64,
+    *,
+    earliest_start: np.datetime64 | None = None,
 ) -> Rolling24h:
     """The rule over every 24 hours of the grid that end at or after ``first_end``.
 
     Blocks of 24 hours slide by one averaging period; a block with a pending window
-    or without valid averages is not judged.
+    or without valid averages is not judged, nor is one starting before
+    ``earliest_start`` (before the data begins, where a lone average would stand for
+    a whole day).
     """
     k = 86400 * 10**9 // PERIOD_NS[avg.period]
     valid, within = within_limit(avg, row, limit)
@@ -177,6 +181,8 @@ def percentile_any_24h(
     n_valid, n_within, n_pending = block_sums(valid), block_sums(within), block_sums(pending)
     block_end = avg.end[k - 1 :]
     judged = (n_pending == 0) & (n_valid > 0) & (block_end >= first_end.astype("datetime64[ns]"))
+    if earliest_start is not None:
+        judged &= avg.start[: len(block_end)] >= earliest_start.astype("datetime64[ns]")
     failed = judged & (n_within * 100 < percentile * n_valid)
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(judged, n_within / np.maximum(n_valid, 1), np.nan)
