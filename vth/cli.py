@@ -246,7 +246,7 @@ def demo(
     profiles_dir = Path(__file__).resolve().parent.parent / "examples" / "profiles"
     if not profiles_dir.is_dir():
         profiles_dir = Path("examples/profiles")
-    api_port = port if port_is_free("127.0.0.1", port) else free_port()
+    api_port = port if port and port_is_free("127.0.0.1", port) else free_port()  # 0: any free
     settings = Settings(
         profiles_dir=profiles_dir,
         database_url=f"sqlite:///{workdir / 'vth.db'}",

@@ -53,7 +53,11 @@ def floor_minutes(t: datetime, minutes: int) -> datetime:
 
 
 def demo_peaks(now: datetime) -> list[InjectedPeak]:
-    """The peaks of the demo: NOx at the incinerator, benzene at the chemical plant's fence."""
+    """The peaks of the demo.
+
+    NOx at the incinerator; benzene at the chemical plant's fence: a half-hour above
+    the limit and a short burst above the peak check.
+    """
     return [
         InjectedPeak(
             "avi-rozenburg",
@@ -70,6 +74,15 @@ def demo_peaks(now: datetime) -> list[InjectedPeak]:
             floor_minutes(now - timedelta(minutes=80), 10),
             25,
             0.09,
+        ),
+        # a 3-minute burst above the fence-line peak check (4 x 50 ug/m3)
+        InjectedPeak(
+            "chemie-botlek",
+            "fl-east",
+            "benzene",
+            floor_minutes(now - timedelta(minutes=40), 10) + timedelta(minutes=4),
+            3,
+            0.3,
         ),
     ]
 
