@@ -275,7 +275,7 @@ def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
             "--duration",
             "60",
             "--exit-after-alerts",
-            "2",
+            "4",
             "--port",
             str(free_port()),
             "--workdir",
@@ -290,5 +290,6 @@ def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
     assert "MQTT broker (embedded)" in proc.stdout
     assert proc.stdout.count("ALERT exceedance") >= 2
     assert "avi-rozenburg/line-1 NOx" in proc.stdout
+    assert "ALERT peak chemie-botlek/fenceline-east benzene" in proc.stdout
     assert "4 quarantined" in proc.stdout
     assert (tmp_path / "demo" / "vth.db").exists()
