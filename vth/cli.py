@@ -7,16 +7,20 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from vth.errors import VthError
-from vth.models import Alert, ProfileError, load_profiles
+from vth.models import Alert, MbaProfile, ProfileError, load_profiles
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 app = typer.Typer(
     name="vth",
@@ -26,6 +30,11 @@ app = typer.Typer(
 )
 profiles_app = typer.Typer(help="Work with MBA profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
+
+ProfilesOption = Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")]
+DataOption = Annotated[
+    list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")
+]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -72,10 +81,8 @@ def profiles_validate(
 
 @app.command()
 def detect(
-    profiles: Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")],
-    data: Annotated[
-        list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")
-    ],
+    profiles: ProfilesOption,
+    data: DataOption,
     alerts_out: Annotated[
         Path, typer.Option("--out", help="JSON-lines file of alerts ('-': stdout).")
     ] = Path("alerts.jsonl"),
@@ -86,22 +93,13 @@ def detect(
 ) -> None:
     """Run the detectors over stream files and write the alerts as JSON lines."""
     from vth.pipeline import run_detectors, stream_detectors
-    from vth.sensing.io import open_streams
 
     try:
         profile_map = load_profiles(profiles)
         detectors = stream_detectors(detector)
         alerts: list[Alert] = []
-        for path in data:
-            for mba_id, dataset in open_streams(path).items():
-                profile = profile_map.get(mba_id)
-                if profile is None:
-                    err.print(
-                        f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
-                        "its sensors are skipped"
-                    )
-                    continue
-                alerts.extend(run_detectors(dataset, profile, detectors))
+        for _path, mba_id, dataset in _streams_with_profiles(data, profile_map):
+            alerts.extend(run_detectors(dataset, profile_map[mba_id], detectors))
     except VthError as exc:  # profiles, stream files, detectors: the message says what and where
         raise _fail(str(exc)) from None
     lines = "".join(a.model_dump_json() + "\n" for a in alerts)
@@ -117,10 +115,8 @@ def detect(
 
 @app.command()
 def compliance(
-    profiles: Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")],
-    data: Annotated[
-        list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")
-    ],
+    profiles: ProfilesOption,
+    data: DataOption,
     period: Annotated[
         str | None,
         typer.Option(
@@ -137,21 +133,16 @@ def compliance(
     from vth.detectors.compliance.period import ReportPeriod
     from vth.detectors.compliance.report import compliance_report
     from vth.detectors.compliance.table import reason_lines, report_table
-    from vth.sensing.io import open_streams
 
     try:
         profile_map = load_profiles(profiles)
         datasets = {}
-        for path in data:
-            for mba_id, dataset in open_streams(path).items():
-                if mba is not None and mba_id not in mba:
-                    continue
-                if mba_id not in profile_map:
-                    err.print(f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}")
-                    continue
-                if mba_id in datasets:
-                    raise _fail(f"{path}: MBA {mba_id!r} is also in another --data file")
-                datasets[mba_id] = dataset
+        for path, mba_id, dataset in _streams_with_profiles(data, profile_map):
+            if mba is not None and mba_id not in mba:
+                continue
+            if mba_id in datasets:
+                raise _fail(f"{path}: MBA {mba_id!r} is also in another --data file")
+            datasets[mba_id] = dataset
         report = compliance_report(
             datasets, profile_map, ReportPeriod.parse(period) if period else None
         )
@@ -172,6 +163,26 @@ def compliance(
     console.print(f"overall: {report.verdict}", highlight=False)
     if report.errors:
         raise _fail(f"{len(report.errors)} limit(s) could not be evaluated; see the reasons")
+
+
+def _streams_with_profiles(
+    data: list[Path], profiles: dict[str, MbaProfile]
+) -> Iterator[tuple[Path, str, xr.Dataset]]:
+    """``(file, mba_id, dataset)`` of each MBA in the stream files that has a profile.
+
+    MBAs without a profile get a warning and are skipped.
+    """
+    from vth.sensing.io import open_streams
+
+    for path in data:
+        for mba_id, dataset in open_streams(path).items():
+            if mba_id not in profiles:
+                err.print(
+                    f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
+                    "its sensors are skipped"
+                )
+                continue
+            yield path, mba_id, dataset
 
 
 @app.command("detectors")
