@@ -224,6 +224,7 @@ class MqttGateway:
                 ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
             )
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -284,6 +285,15 @@ class MqttGateway:
             log.error("MQTT connect refused: %s", reason)
             return
         client.subscribe(self.subscription, qos=self.qos)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        # connected counts from the SUBACK: until then the broker may drop what is published
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.error("MQTT subscription to %s refused: %s", self.subscription, failed[0])
+            return
         self.stats.connected = True
         self.stats.connects += 1
         self._connected.set()
