@@ -102,12 +102,7 @@ def detect(
             alerts.extend(run_detectors(dataset, profile_map[mba_id], detectors))
     except VthError as exc:  # profiles, stream files, detectors: the message says what and where
         raise _fail(str(exc)) from None
-    lines = "".join(a.model_dump_json() + "\n" for a in alerts)
-    if str(alerts_out) == "-":
-        sys.stdout.write(lines)
-    else:
-        alerts_out.parent.mkdir(parents=True, exist_ok=True)
-        alerts_out.write_text(lines, encoding="utf-8")
+    _write_output(alerts_out, "".join(a.model_dump_json() + "\n" for a in alerts))
     _alert_table(alerts, console=err if str(alerts_out) == "-" else out)
     if str(alerts_out) != "-":
         out.print(f"{len(alerts)} alert(s) written to {alerts_out}")
@@ -153,16 +148,21 @@ def compliance(
     for line in reason_lines(report):
         console.print(f"  • {line}", highlight=False)
     if json_out is not None:
-        text = report.model_dump_json(indent=2)
-        if str(json_out) == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(text + "\n", encoding="utf-8")
+        _write_output(json_out, report.model_dump_json(indent=2) + "\n")
+        if str(json_out) != "-":
             out.print(f"report written to {json_out}")
     console.print(f"overall: {report.verdict}", highlight=False)
     if report.errors:
         raise _fail(f"{len(report.errors)} limit(s) could not be evaluated; see the reasons")
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, or to stdout when the path is ``-``."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def _streams_with_profiles(

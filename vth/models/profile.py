@@ -164,11 +164,11 @@ class EmissionLimit(_Model):
         if self.max_discarded is not None and self.from_average is None:
             raise ValueError("max_discarded counts discarded shorter averages; set from_average")
         minutes = PERIOD_MINUTES[self.average]
-        if isinstance(self.rule, PercentileRule) and self.rule.over == "any_24h":  # noqa: SIM102
-            if minutes >= 1440 or 1440 % minutes:
-                raise ValueError(
-                    f"rule over any_24h needs an average that divides a day, not {self.average}"
-                )
+        any_24h = isinstance(self.rule, PercentileRule) and self.rule.over == "any_24h"
+        if any_24h and (minutes >= 1440 or 1440 % minutes):
+            raise ValueError(
+                f"rule over any_24h needs an average that divides a day, not {self.average}"
+            )
         return self
 
     @property

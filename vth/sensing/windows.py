@@ -137,7 +137,8 @@ def window_averages(
     t = np.asarray(times, dtype="datetime64[ns]")
     if interval_ns is None:
         interval_ns = sampling_interval(t, values)
-    reach = _last_valid(t, values) + np.asarray(interval_ns, dtype=np.int64)
+    valid = ~np.isnan(values)
+    reach = _last_valid(t, valid) + np.asarray(interval_ns, dtype=np.int64)
     if span is not None:
         window_index = grid_ids(span[0], span[1], period)
         if len(window_index):
@@ -145,18 +146,14 @@ def window_averages(
             inside = slice(*np.searchsorted(t, [starts[0], ends[1]]))
         else:
             inside = slice(0, 0)
-        t, values = t[inside], values[:, inside]
-    ids = window_ids(t, period)
-    # times are sorted, so each window's samples are contiguous: its first is where ids change
-    first = np.flatnonzero(np.diff(ids, prepend=ids[:1] - 1)) if len(t) else np.zeros(0, np.intp)
-    held = ids[first]
+        t, values, valid = t[inside], values[:, inside], valid[:, inside]
+    held, first = window_segments(window_ids(t, period))
     if span is None:
         window_index = held
     n_windows = len(window_index)
     sums = np.zeros((n_sensors, n_windows))
     counts = np.zeros((n_sensors, n_windows), dtype=np.int64)
     maxima = np.full((n_sensors, n_windows), -np.inf)
-    valid = ~np.isnan(values)
     if len(t):
         at = np.searchsorted(window_index, held)
         sums[:, at] = np.add.reduceat(np.where(valid, values, 0.0), first, axis=1)
@@ -187,15 +184,24 @@ def window_averages(
     )
 
 
-def _last_valid(times: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _last_valid(times: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Per sensor, the time (ns) of its last valid sample; a very early time when none."""
     none = np.iinfo(np.int64).min // 2  # far before any data, and safe to add to
-    if values.shape[1] == 0:
-        return np.full(values.shape[0], none, dtype=np.int64)
-    valid = ~np.isnan(values)
+    if valid.shape[1] == 0:
+        return np.full(valid.shape[0], none, dtype=np.int64)
     last_index = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
     result: np.ndarray = np.where(valid.any(axis=1), times.astype(np.int64)[last_index], none)
     return result
+
+
+def window_segments(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct window numbers of sorted ``ids`` and where each first occurs.
+
+    Sorted times put each window's samples side by side, so its first is where the
+    number changes: what ``np.unique(..., return_index=True)`` gives, without sorting.
+    """
+    first = np.flatnonzero(np.diff(ids, prepend=ids[:1] - 1)) if len(ids) else np.zeros(0, np.intp)
+    return ids[first], first
 
 
 def grid_ids(start: np.datetime64, end: np.datetime64, period: str) -> np.ndarray:

@@ -15,7 +15,13 @@ from enum import IntEnum
 
 import numpy as np
 
-from vth.sensing.windows import WindowAverages, window_averages, window_bounds, window_ids
+from vth.sensing.windows import (
+    WindowAverages,
+    window_averages,
+    window_bounds,
+    window_ids,
+    window_segments,
+)
 
 
 class WindowStatus(IntEnum):
@@ -87,7 +93,6 @@ def sample_averages(
     confidence_interval: float,
     active: Callable[[np.ndarray], np.ndarray] | None = None,
     horizon: np.datetime64 | None = None,
-    windows: WindowAverages | None = None,
 ) -> LimitAverages:
     """Averages over every window of ``period`` starting in ``span``, from samples.
 
@@ -114,11 +119,30 @@ def sample_averages(
     horizon
         Windows ending after this time are pending. Without it, each sensor's windows
         are pending until its own data reaches their end (live detection).
-    windows
-        The :func:`~vth.sensing.windows.window_averages` of exactly these arguments
-        when already computed (limits over the same period share them).
     """
-    w = windows or window_averages(values, times, period, interval_ns, active, span=span)
+    windows = window_averages(values, times, period, interval_ns, active, span=span)
+    return validated_averages(
+        windows,
+        period,
+        min_coverage=min_coverage,
+        confidence_interval=confidence_interval,
+        horizon=horizon,
+    )
+
+
+def validated_averages(
+    w: WindowAverages,
+    period: str,
+    *,
+    min_coverage: float,
+    confidence_interval: float,
+    horizon: np.datetime64 | None = None,
+) -> LimitAverages:
+    """Status and validated value of each window of :func:`window_averages` output.
+
+    The second half of :func:`sample_averages`, for window averages that several
+    limits share (e.g. a half-hour limit and the half-hours of a daily limit).
+    """
     status = np.full(w.mean.shape, WindowStatus.VALID, dtype=np.int8)
     status[(w.coverage < min_coverage) | (w.count == 0)] = WindowStatus.INSUFFICIENT_DATA
     if horizon is None:
@@ -165,8 +189,7 @@ def averages_of_averages(
             period, none, none, empty, empty, empty, empty, empty.astype(np.int64),
             empty.astype(np.int64), empty.astype(np.int8),
         )  # fmt: skip
-    ids = window_ids(basis.start, period)
-    window_index, first = np.unique(ids, return_index=True)
+    window_index, first = window_segments(window_ids(basis.start, period))
     start, end = window_bounds(window_index, period)
 
     def total(x: np.ndarray) -> np.ndarray:

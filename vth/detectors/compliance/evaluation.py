@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from vth.detectors.compliance.averages import (
     LimitAverages,
     averages_of_averages,
-    sample_averages,
+    validated_averages,
 )
 from vth.detectors.compliance.rules import (
     DiscardedYear,
@@ -48,7 +48,6 @@ from vth.sensing.windows import (
 )
 
 CheckKind = Literal["exceedance", "peak"]
-DAY = np.timedelta64(1, "D")
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class LimitEvaluation:
     rolling: list[Rolling24h | None] = field(default_factory=list)
     discarded_years: list[list[DiscardedYear]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def above_limit(self) -> np.ndarray:
         """``(sensor, window)``: counted valid averages above the limit."""
         with np.errstate(invalid="ignore"):
@@ -283,17 +282,12 @@ def _evaluate(
         memo.windows[windows_key] = window_averages(
             values, times, period_of_samples, interval_ns, active, span=span
         )
-    averages = sample_averages(
-        values,
-        times,
+    averages = validated_averages(
+        memo.windows[windows_key],
         period_of_samples,
-        span,
-        interval_ns=interval_ns,
         min_coverage=coverage,
         confidence_interval=ci,
-        active=active,
         horizon=horizon,
-        windows=memo.windows[windows_key],
     )
     if limit.from_average is not None:
         averages = averages_of_averages(
@@ -366,8 +360,7 @@ def _judged_span(
     if len(times) == 0:
         zero = np.datetime64(0, "ns")
         return zero, zero
-    ids = window_ids(np.asarray(times[[0, -1]]), limit.average)
-    starts, ends = window_bounds(ids, limit.average)
+    starts, ends = window_bounds(window_ids(times[[0, -1]], limit.average), limit.average)
     return starts[0], ends[1]
 
 
@@ -429,13 +422,13 @@ def _at_reference_o2(
         if float(declared) == limit.reference_o2:
             return values
         raise ReferenceConditionError(
-            f"{profile.id}/{source.id}: {limit.substance} is at {declared}% O2 but the limit "
+            f"{where}: {limit.substance} is at {declared}% O2 but the limit "
             f"applies at {limit.reference_o2}% O2; send measured O2 instead"
         )
     if "O2" not in ds.data_vars:
         sensors = ", ".join(str(ds["sensor"].values[i]) for i in rows)
         raise ReferenceConditionError(
-            f"{profile.id}/{source.id}: the {limit.substance} limit applies at "
+            f"{where}: the {limit.substance} limit applies at "
             f"{limit.reference_o2}% O2, but the stream of {sensors} has no O2; add O2, or set "
             f"attrs reference_o2={limit.reference_o2} on {limit.substance} if its values are "
             f"already at reference O2"
@@ -462,8 +455,3 @@ def _not_measured(check: LimitCheck, measuring: list[int], sensors: list[str]) -
         return f"no sensor in the data measures source {check.source.id}"
     names = ", ".join(sensors[i] for i in measuring)
     return f"the streams of {names} have no {check.limit.substance}"
-
-
-def to_utc_timestamp(t: np.datetime64) -> pd.Timestamp:
-    """A UTC pandas timestamp of a naive UTC ``datetime64``."""
-    return pd.Timestamp(t).tz_localize("UTC")

@@ -189,7 +189,8 @@ def compliance_report(
     Parameters
     ----------
     datasets
-        Stream datasets keyed by MBA id (as :func:`vth.sensing.open_streams` gives).
+        Stream datasets keyed by MBA id, time sorted as the stream contract says (as
+        :func:`vth.sensing.open_streams` gives them).
     profiles
         Profiles keyed by MBA id; MBAs without a profile are left out.
     period
@@ -206,8 +207,6 @@ def compliance_report(
     for mba_id, dataset in sorted(wanted.items()):
         profile = profiles[mba_id]
         annotated = annotate(dataset, profile)
-        if not _sorted(annotated["time"].values):
-            annotated = annotated.sortby("time")
         limits: list[LimitReport] = []
         for ev in evaluate_mba(annotated, profile, kinds, period=(period.start, period.end)):
             limits.extend(_limit_reports(ev))
@@ -268,26 +267,16 @@ def _sensor_report(ev: LimitEvaluation, row: int) -> LimitReport:
     counts = WindowCounts(
         total=int(counted.sum()),
         valid=int((status == WindowStatus.VALID).sum()),
-        discarded=int(np.isin(status, (1, 2)).sum()),
+        discarded=int(discarded.sum()),
         not_operating=int((status == WindowStatus.NOT_OPERATING).sum()),
         pending=int((status == WindowStatus.PENDING).sum()),
     )
     valid_validated = avg.validated[row][counted & avg.valid[row]]
     rolling = ev.rolling[row]
     rule = ev.check.limit.rule
-    report = {
-        **_describe(ev.check),
-        "sensor_id": ev.sensors[row],
-        "limit_in_stream_unit": ev.limit_value,
-        "stream_unit": ev.unit,
-        "confidence_interval": ev.confidence_interval,
-        "windows": counts,
-        "exceedances": int(above.sum()),
-        "max_validated": rounded(float(valid_validated.max())) if len(valid_validated) else None,
-        "exceeding_windows": window_records(avg, row, np.flatnonzero(above)[:MAX_LISTED]),
-        "discarded_windows": window_records(avg, row, np.flatnonzero(discarded)[:MAX_LISTED]),
-        "percentile": [_percentile(o) for o in ev.percentile[row]],
-        "rolling_24h": None
+    percentile = [_percentile(o) for o in ev.percentile[row]]
+    rolling_24h = (
+        None
         if rolling is None or not isinstance(rule, PercentileRule)
         else Rolling24hResult(
             required=rule.percentile,
@@ -295,20 +284,29 @@ def _sensor_report(ev: LimitEvaluation, row: int) -> LimitReport:
             failed=rolling.failed,
             worst_fraction=rounded(rolling.worst_fraction),
             failing=[_percentile(o) for o in rolling.failing],
-        ),
-        "discarded_per_year": [
-            DiscardedYearResult(
-                year=y.year,
-                discarded=y.discarded,
-                allowed=y.allowed,
-                passed=y.passed,
-                complete=y.complete,
-            )
-            for y in ev.discarded_years[row]
-        ],
-    }
-    verdict, reasons = _verdict(ev, report, counts)
-    return LimitReport.model_validate({**report, "verdict": verdict, "reasons": reasons})
+        )
+    )
+    years = [
+        DiscardedYearResult.model_validate(y, from_attributes=True) for y in ev.discarded_years[row]
+    ]
+    verdict, reasons = _verdict(ev, counts, int(above.sum()), percentile, rolling_24h, years)
+    return LimitReport(
+        **_describe(ev.check),
+        sensor_id=ev.sensors[row],
+        limit_in_stream_unit=ev.limit_value,
+        stream_unit=ev.unit,
+        confidence_interval=ev.confidence_interval,
+        windows=counts,
+        exceedances=int(above.sum()),
+        max_validated=rounded(float(valid_validated.max())) if len(valid_validated) else None,
+        exceeding_windows=window_records(avg, row, np.flatnonzero(above)[:MAX_LISTED]),
+        discarded_windows=window_records(avg, row, np.flatnonzero(discarded)[:MAX_LISTED]),
+        percentile=percentile,
+        rolling_24h=rolling_24h,
+        discarded_per_year=years,
+        verdict=verdict,
+        reasons=reasons,
+    )
 
 
 def _percentile(o: PercentileOutcome) -> PercentileResult:
@@ -326,17 +324,18 @@ def _percentile(o: PercentileOutcome) -> PercentileResult:
 
 
 def _verdict(
-    ev: LimitEvaluation, report: dict[str, object], counts: WindowCounts
+    ev: LimitEvaluation,
+    counts: WindowCounts,
+    n_above: int,
+    percentile: list[PercentileResult],
+    rolling: Rolling24hResult | None,
+    years: list[DiscardedYearResult],
 ) -> tuple[Verdict, list[str]]:
     limit = ev.check.limit
     what = f"{limit.value:g} {limit.unit}"
     reasons: list[str] = []
-    open_rule = False
-    n_above = int(report["exceedances"])  # type: ignore[call-overload]
     if limit.rule == "all" and n_above:
         reasons.append(f"{n_above} {limit.average} average(s) above {what}")
-    percentile = report["percentile"]
-    assert isinstance(percentile, list)
     for p in percentile:
         if p.passed is False:
             reasons.append(
@@ -344,23 +343,20 @@ def _verdict(
                 f"{p.start:%Y-%m-%d}, {p.required:g}% required"
                 + ("" if p.complete else " (certain to fail)")
             )
-        open_rule |= p.passed is None
-    rolling = report["rolling_24h"]
-    if isinstance(rolling, Rolling24hResult) and rolling.failed:
+    open_rule = any(p.passed is None for p in percentile)
+    if rolling is not None and rolling.failed:
         reasons.append(
             f"{rolling.failed} of {rolling.judged} 24-hour spans with fewer than "
             f"{rolling.required:g}% of the {limit.average} averages within {what}"
         )
-    years = report["discarded_per_year"]
-    assert isinstance(years, list)
+    # an open year's allowance is reported as counted so far; it does not hold the
+    # period's verdict open
     for y in years:
         if not y.passed:
             reasons.append(
                 f"{y.discarded} {limit.average} averages discarded in {y.year}; "
                 f"at most {y.allowed} allowed"
             )
-        # an open year's allowance is reported as counted so far; it does not hold the
-        # period's verdict open
     if reasons:
         return "non-compliant", reasons
     if counts.total and counts.not_operating == counts.total:
@@ -380,7 +376,3 @@ def _verdict(
         )
         return "provisional", notes
     return "compliant", notes
-
-
-def _sorted(times: np.ndarray) -> bool:
-    return bool(len(times) < 2 or (np.diff(times.astype(np.int64)) >= 0).all())

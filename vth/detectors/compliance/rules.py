@@ -10,16 +10,17 @@ holds exactly when that value is at most the limit.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from vth.detectors.compliance.averages import LimitAverages, WindowStatus
 from vth.models.profile import PercentileSpan
-from vth.sensing.windows import PERIOD_NS, grid_ids
+from vth.sensing.windows import PERIOD_NS, grid_ids, runs
 
 #: numpy datetime unit of each calendar span of a percentile rule.
-_CALENDAR_UNIT = {"year": "Y", "month": "M", "day": "D"}
+_CALENDAR_UNIT: dict[str, str] = {"year": "Y", "month": "M", "day": "D"}
 
 
 @dataclass(frozen=True)
@@ -109,21 +110,12 @@ def percentile_by_calendar(
     A span that reaches outside ``period`` or still has pending windows is open: it
     fails only when it cannot pass whatever its remaining windows turn out to be.
     """
-    unit = _CALENDAR_UNIT[over]
-    starts = avg.start[counted]
-    if len(starts) == 0:
-        return []
     valid, within = within_limit(avg, row, limit)
     valid, within = valid[counted], within[counted]
     pending = avg.status[row][counted] == WindowStatus.PENDING
     validated = avg.validated[row][counted]
-    span_ids = starts.astype(f"datetime64[{unit}]")
-    bounds = np.unique(span_ids)
     outcomes = []
-    for span in bounds:  # a loop over calendar spans (a few), not over samples
-        members = span_ids == span
-        span_start = span.astype("datetime64[ns]")
-        span_end = (span + 1).astype("datetime64[ns]")
+    for members, span_start, span_end in _calendar_spans(avg.start[counted], over):
         n_valid, n_within = int(valid[members].sum()), int(within[members].sum())
         possible = len(grid_ids(span_start, span_end, avg.period))
         seen = int((members & ~pending).sum())
@@ -187,25 +179,22 @@ def percentile_any_24h(
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(judged, n_within / np.maximum(n_valid, 1), np.nan)
     failing = []
-    positions = np.flatnonzero(failed)
-    if len(positions):
-        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
-        for run in np.split(positions, breaks):  # a loop over failing runs, not samples
-            worst = int(run[np.argmin(fraction[run])])
-            block = slice(worst, worst + k)
-            values = avg.validated[row][block][valid[block]]
-            failing.append(
-                PercentileOutcome(
-                    start=avg.start[run[0]],
-                    end=avg.end[run[-1] + k - 1],
-                    valid=int(n_valid[worst]),
-                    within=int(n_within[worst]),
-                    percentile_value=percentile_value(values, percentile),
-                    required=percentile,
-                    passed=False,
-                    complete=True,
-                )
+    for first, last in runs(failed, np.arange(len(failed))):  # failing runs, not samples
+        worst = first + int(np.argmin(fraction[first : last + 1]))
+        block = slice(worst, worst + k)
+        values = avg.validated[row][block][valid[block]]
+        failing.append(
+            PercentileOutcome(
+                start=avg.start[first],
+                end=avg.end[last + k - 1],
+                valid=int(n_valid[worst]),
+                within=int(n_within[worst]),
+                percentile_value=percentile_value(values, percentile),
+                required=percentile,
+                passed=False,
+                complete=True,
             )
+        )
     return Rolling24h(
         judged=int(judged.sum()),
         failed=int(failed.sum()),
@@ -222,16 +211,13 @@ def discarded_per_year(
     period: tuple[np.datetime64, np.datetime64],
 ) -> list[DiscardedYear]:
     """Discarded averages of one sensor per calendar year of the counted windows."""
-    years = avg.start[counted].astype("datetime64[Y]")
     discarded = avg.is_discarded[row][counted]
     pending = avg.status[row][counted] == WindowStatus.PENDING
     result = []
-    for year in np.unique(years):
-        members = years == year
-        start, end = year.astype("datetime64[ns]"), (year + 1).astype("datetime64[ns]")
+    for members, start, end in _calendar_spans(avg.start[counted], "year"):
         result.append(
             DiscardedYear(
-                year=int(year.astype(int)) + 1970,
+                year=int(start.astype("datetime64[Y]").astype(int)) + 1970,
                 discarded=int(discarded[members].sum()),
                 allowed=allowed,
                 complete=bool(
@@ -240,3 +226,15 @@ def discarded_per_year(
             )
         )
     return result
+
+
+def _calendar_spans(
+    starts: np.ndarray, over: PercentileSpan
+) -> Iterator[tuple[np.ndarray, np.datetime64, np.datetime64]]:
+    """``(members, start, end)`` of each calendar year, month or day holding ``starts``.
+
+    A loop over calendar spans (a few), not over samples.
+    """
+    span_ids = starts.astype(f"datetime64[{_CALENDAR_UNIT[over]}]")
+    for span in np.unique(span_ids):
+        yield span_ids == span, span.astype("datetime64[ns]"), (span + 1).astype("datetime64[ns]")
