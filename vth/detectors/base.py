@@ -1,15 +1,24 @@
-"""The detector base class: scikit-learn conventions, ADTK-style public verbs.
+"""Detector base classes: scikit-learn conventions, ADTK-style public verbs.
 
 Parameters are stored as given in ``__init__`` (no work there), ``fit`` returns
 ``self``, learned state ends in ``_``; ``get_params``/``set_params``/``clone`` come from
 scikit-learn, so parameter sweeps work. A concrete detector writes ``_detect`` (and
 ``_fit`` when it learns from history) and declares what it is for.
+
+Two scopes:
+
+- :class:`Detector` runs on the streams of one MBA against its permitted profile
+  (compliance, peaks);
+- :class:`NetworkDetector` runs on the sensors of a whole network (e-noses and weather
+  stations of many MBAs and public networks) against a
+  :class:`~vth.sensing.network.Network` of candidate emission points (gas incidents
+  with source attribution, sensor quality control).
 """
 
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 import xarray as xr
 from sklearn.base import BaseEstimator
@@ -17,15 +26,13 @@ from sklearn.base import BaseEstimator
 from vth.detectors.errors import NotFittedError
 from vth.models.detection import AlertKind, Detection
 from vth.models.profile import MbaProfile
+from vth.sensing.network import Network
+
+Scope = Literal["mba", "network"]
 
 
-class Detector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
-    """Base class of all detectors.
-
-    Subclasses set the class attributes below and implement :meth:`_detect`;
-    registering them with :func:`vth.detectors.registry.register` makes them
-    available by ``name`` to the CLI and the API.
-    """
+class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
+    """What every detector declares, for the registry, the CLI, the API and the inventory."""
 
     #: Registry name, used in alerts (``detector`` field), the CLI and the API.
     name: ClassVar[str]
@@ -41,6 +48,38 @@ class Detector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     detection_limit: ClassVar[str]
     #: Whether :meth:`fit` must run on history before :meth:`detect`.
     requires_fit: ClassVar[bool] = False
+    #: One MBA's streams and profile, or a whole sensor network.
+    scope: ClassVar[Scope] = "mba"
+
+    def _check_fitted(self) -> None:
+        if self.requires_fit and not getattr(self, "is_fitted_", False):
+            raise NotFittedError(f"detector {self.name!r} must be fitted on history before detect")
+
+    @classmethod
+    def describe(cls) -> dict[str, object]:
+        """What the detector is for, for the inventory and the API."""
+        return {
+            "name": cls.name,
+            "kind": cls.kind,
+            "scope": cls.scope,
+            "technology": cls.technology,
+            "tasks": list(cls.tasks),
+            "inputs": list(cls.inputs),
+            "detection_limit": cls.detection_limit,
+            "requires_fit": cls.requires_fit,
+            "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+        }
+
+
+class Detector(BaseDetector):
+    """Base class of the detectors that judge one MBA's streams against its profile.
+
+    Subclasses set the class attributes of :class:`BaseDetector` and implement
+    :meth:`_detect`; registering them with :func:`vth.detectors.registry.register`
+    makes them available by ``name`` to the CLI and the API.
+    """
+
+    scope: ClassVar[Scope] = "mba"
 
     def fit(self, dataset: xr.Dataset | None = None, profile: MbaProfile | None = None) -> Self:
         """Learn from history (a no-op for stateless detectors); returns ``self``."""
@@ -50,8 +89,7 @@ class Detector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
 
     def detect(self, dataset: xr.Dataset, profile: MbaProfile) -> list[Detection]:
         """Run on a ``(sensor, time)`` dataset of one MBA against its permitted profile."""
-        if self.requires_fit and not getattr(self, "is_fitted_", False):
-            raise NotFittedError(f"detector {self.name!r} must be fitted on history before detect")
+        self._check_fitted()
         return self._detect(dataset, profile)
 
     def fit_detect(self, dataset: xr.Dataset, profile: MbaProfile) -> list[Detection]:
@@ -65,16 +103,35 @@ class Detector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     def _detect(self, dataset: xr.Dataset, profile: MbaProfile) -> list[Detection]:
         """Find detections in one MBA's dataset; each detector writes this."""
 
-    @classmethod
-    def describe(cls) -> dict[str, object]:
-        """What the detector is for, for the inventory and the API."""
-        return {
-            "name": cls.name,
-            "kind": cls.kind,
-            "technology": cls.technology,
-            "tasks": list(cls.tasks),
-            "inputs": list(cls.inputs),
-            "detection_limit": cls.detection_limit,
-            "requires_fit": cls.requires_fit,
-            "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
-        }
+
+class NetworkDetector(BaseDetector):
+    """Base class of the detectors that look at a whole sensor network at once.
+
+    The dataset holds the sensors of every MBA and public network (``mba_id`` says
+    whose each sensor is, ``kind``/``lat``/``lon`` what and where it is); the
+    :class:`~vth.sensing.network.Network` gives the candidate emission points.
+    """
+
+    scope: ClassVar[Scope] = "network"
+
+    def fit(self, dataset: xr.Dataset, network: Network | None = None) -> Self:
+        """Learn from history of the network's sensors; returns ``self``."""
+        self._fit(dataset, network)
+        self.is_fitted_ = True
+        return self
+
+    def detect(self, dataset: xr.Dataset, network: Network) -> list[Detection]:
+        """Run on a ``(sensor, time)`` dataset of the network's sensors."""
+        self._check_fitted()
+        return self._detect(dataset, network)
+
+    def fit_detect(self, dataset: xr.Dataset, network: Network) -> list[Detection]:
+        """Fit on the dataset, then detect on it."""
+        return self.fit(dataset, network).detect(dataset, network)
+
+    def _fit(self, dataset: xr.Dataset, network: Network | None) -> None:
+        """Learn state from history; stateless detectors keep this no-op."""
+
+    @abstractmethod
+    def _detect(self, dataset: xr.Dataset, network: Network) -> list[Detection]:
+        """Find detections in the network's dataset; each detector writes this."""

@@ -11,12 +11,12 @@ import importlib
 import pkgutil
 from typing import Any, TypeVar
 
-from vth.detectors.base import Detector
+from vth.detectors.base import BaseDetector
 from vth.detectors.errors import UnknownDetectorError
 
-D = TypeVar("D", bound=type[Detector])
+D = TypeVar("D", bound=type[BaseDetector])
 
-_REGISTRY: dict[str, type[Detector]] = {}
+_REGISTRY: dict[str, type[BaseDetector]] = {}
 _INFRASTRUCTURE = {"base", "registry", "errors"}
 _discovered = False
 
@@ -51,7 +51,7 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str) -> type[Detector]:
+def get(name: str) -> type[BaseDetector]:
     """The detector class registered under ``name``."""
     _discover()
     try:
@@ -62,6 +62,6 @@ def get(name: str) -> type[Detector]:
         ) from None
 
 
-def create(name: str, **params: Any) -> Detector:
+def create(name: str, **params: Any) -> BaseDetector:
     """A new detector instance of ``name`` with ``params``."""
     return get(name)(**params)

@@ -1,10 +1,17 @@
 """Domain models: MBA profiles and emission limits, sensors, detections and alerts."""
 
-from vth.models.alert import Alert, Candidate
-from vth.models.detection import AlertKind, Detection, Severity, severity_for
+from vth.models.alert import Alert
+from vth.models.detection import AlertKind, Candidate, Detection, Severity, severity_for
 from vth.models.errors import FieldProblem, ProfileError
 from vth.models.lhso import LhsoSuggestion, suggest_lhso
-from vth.models.loading import load_profile, load_profiles, parse_profile
+from vth.models.loading import (
+    load_network,
+    load_networks,
+    load_profile,
+    load_profiles,
+    parse_profile,
+)
+from vth.models.network import SensorNetwork, emission_points, network_of
 from vth.models.profile import (
     EmissionLimit,
     HeatSource,
@@ -33,10 +40,15 @@ __all__ = [
     "PercentileRule",
     "ProfileError",
     "Sensor",
+    "SensorNetwork",
     "Severity",
     "Source",
+    "emission_points",
+    "load_network",
+    "load_networks",
     "load_profile",
     "load_profiles",
+    "network_of",
     "parse_profile",
     "severity_for",
     "suggest_lhso",

@@ -8,20 +8,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from vth.models.detection import AlertKind, Detection, Severity
+from vth.models.detection import AlertKind, Candidate, Detection, Severity
 from vth.models.lhso import LhsoSuggestion, suggest_lhso
 from vth.models.timeutil import as_utc
 
 _ALERT_NAMESPACE = uuid.UUID("6f1c7e36-6c55-4c8e-9d2a-3f1f0b2a9e11")
-
-
-class Candidate(BaseModel):
-    """A candidate source MBA with its attribution score (0..1)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    mba_id: str
-    score: float = Field(ge=0, le=1)
 
 
 class Alert(BaseModel):
@@ -68,14 +59,16 @@ class Alert(BaseModel):
         """Turn a detection into an alert.
 
         The id is derived from what identifies the event (detector, kind, MBA,
-        source, sensor, substance, averaging period, rule, start), so detecting the same
+        source, sensor, substance, averaging period, rule, start; or the detection's
+        ``key``, e.g. a network incident's network and start), so detecting the same
         event again, or receiving it twice, yields the same alert id and the store
         keeps one alert; an hourly and a daily exceedance stay two alerts.
         """
         d = detection
-        key = "|".join(
-            str(x)
-            for x in (
+        identity: tuple[object, ...] = (
+            (d.detector, d.kind, d.key)
+            if d.key is not None
+            else (
                 d.detector,
                 d.kind,
                 d.mba_id,
@@ -87,6 +80,7 @@ class Alert(BaseModel):
                 d.start.isoformat(),
             )
         )
+        key = "|".join(str(x) for x in identity)
         return cls(
             id=str(uuid.uuid5(_ALERT_NAMESPACE, key)),
             mba_id=d.mba_id,
@@ -106,5 +100,6 @@ class Alert(BaseModel):
             lon=d.lon,
             severity=d.severity,
             lhso=suggest_lhso(d.exceedance_factor, d.duration_s, d.substance),
+            candidates=d.candidates,
             evidence=d.evidence,
         )

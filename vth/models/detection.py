@@ -14,6 +14,17 @@ AlertKind = Literal[
 Severity = Literal["low", "medium", "high", "critical"]
 
 
+class Candidate(BaseModel):
+    """A candidate source of a gas incident, with its attribution score (0..1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mba_id: str
+    source_id: str | None = None
+    score: float = Field(ge=0, le=1)
+    reason: str | None = Field(default=None, description="Why it scores as it does.")
+
+
 class Detection(BaseModel):
     """One finding of a detector over a span of time, for one MBA source and substance."""
 
@@ -40,6 +51,17 @@ class Detection(BaseModel):
     lat: float | None = None
     lon: float | None = None
     severity: Severity = "medium"
+    candidates: list[Candidate] = Field(
+        default_factory=list, description="Ranked candidate sources (network incidents)."
+    )
+    key: str | None = Field(
+        default=None,
+        description=(
+            "What identifies the event when it is not its MBA and source, e.g. the network "
+            "and start of a network incident whose ranked candidates may change as data "
+            "arrives."
+        ),
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)
 
     _utc = field_validator("start", "end")(as_utc)

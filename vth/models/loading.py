@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from vth.models.errors import FieldProblem, ProfileError
+from vth.models.network import SensorNetwork
 from vth.models.profile import REFERENCES_CHECKED, MbaProfile, reference_problems
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
@@ -63,6 +64,10 @@ def load_profile(path: Path | str) -> MbaProfile:
         With the file, field path and reason of every problem.
     """
     path = Path(path)
+    return parse_profile(_read_yaml(path), str(path))
+
+
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -74,7 +79,7 @@ def load_profile(path: Path | str) -> MbaProfile:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ProfileError.single(path, where, f"not valid YAML: {problem}") from None
-    return parse_profile(data, str(path))
+    return data
 
 
 def profile_files(directory: Path | str) -> list[Path]:
@@ -121,3 +126,48 @@ def load_profiles(directory: Path | str) -> dict[str, MbaProfile]:
     if problems:
         raise ProfileError(problems)
     return profiles
+
+
+def load_network(path: Path | str) -> SensorNetwork:
+    """Read and validate one sensor network YAML file.
+
+    Raises
+    ------
+    ProfileError
+        With the file, field path and reason of every problem.
+    """
+    path = Path(path)
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ProfileError.single(path, "", "a network file must be a mapping of fields")
+    try:
+        return SensorNetwork.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(problems_from_validation(str(path), exc)) from None
+
+
+def load_networks(directory: Path | str) -> dict[str, SensorNetwork]:
+    """Read every sensor network file in a directory, keyed by network id.
+
+    Raises
+    ------
+    ProfileError
+        Listing every invalid field of every file, and duplicate network ids.
+    """
+    problems: list[FieldProblem] = []
+    networks: dict[str, SensorNetwork] = {}
+    for path in profile_files(directory):
+        try:
+            network = load_network(path)
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if network.id in networks:
+            problems.append(
+                FieldProblem(str(path), "id", f"network id {network.id!r} is used twice")
+            )
+            continue
+        networks[network.id] = network
+    if problems:
+        raise ProfileError(problems)
+    return networks

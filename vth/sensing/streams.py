@@ -17,6 +17,7 @@ from vth.sensing.errors import StreamFormatError, UnitError
 from vth.sensing.units import canonical_unit, to_canonical
 
 if TYPE_CHECKING:  # models import sensing.units; keep the runtime import one way
+    from vth.models.network import SensorNetwork
     from vth.models.profile import MbaProfile
 
 DIMS = ("sensor", "time")
@@ -116,8 +117,8 @@ def validate_stream_dataset(ds: xr.Dataset, origin: str = "dataset") -> xr.Datas
     return out
 
 
-def annotate(ds: xr.Dataset, profile: MbaProfile) -> xr.Dataset:
-    """Fill ``kind``, ``lat`` and ``lon`` of registered sensors from the MBA profile."""
+def annotate(ds: xr.Dataset, profile: MbaProfile | SensorNetwork) -> xr.Dataset:
+    """Fill ``kind``, ``lat`` and ``lon`` of registered sensors from a profile or network."""
     kinds = ds["kind"].values.copy()
     lats = ds["lat"].values.astype(float).copy()
     lons = ds["lon"].values.astype(float).copy()

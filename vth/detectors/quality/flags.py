@@ -1,0 +1,270 @@
+"""Quality-control flags per sample and variable, vectorised over ``(sensor, time)``.
+
+Each variable gets a ``uint8`` flag array beside it (:class:`QcFlag` bits, CF
+``flag_masks``/``flag_meanings`` attributes), so the flag history travels with the
+data into netCDF/Zarr archives. Detectors drop flagged samples; the quality detector
+turns lasting faults into ``sensor_fault`` alerts.
+
+The tests, per variable (on a regular time grid, one column per sample):
+
+- ``gap``: no valid sample (only after the sensor's first sample of that variable);
+- ``out_of_range``: outside the physical range of the unit (an open or shorted
+  metal-oxide element reads ~0 or ~1e10 Ohm);
+- ``flatline``: the same value for at least ``flatline_minutes`` (a stuck sensor or a
+  frozen logger);
+- ``spike``: a single sample far from both neighbours, which agree with each other,
+  measured in the sensor's changes around it (an electrical glitch; gas arrives and
+  leaves over minutes, and while it does the sensor is busy and a jump is no glitch);
+- ``drift``: the sensor's level (median of its last hours) has left its own long
+  reference level by more than ``drift_limit`` (in log units for resistances): the
+  element is ageing or poisoned and needs recalibration. The whole excursion is
+  flagged, back to where the level started to leave the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntFlag
+
+import bottleneck as bn
+import numpy as np
+import xarray as xr
+
+from vth.sensing.baseline import block_means, trailing_baseline
+from vth.sensing.masks import long_runs, mark_runs, run_bounds
+from vth.sensing.streams import DIMS
+
+
+class QcFlag(IntFlag):
+    """Quality flags of one sample; several can be set at once."""
+
+    GAP = 1
+    OUT_OF_RANGE = 2
+    FLATLINE = 4
+    SPIKE = 8
+    DRIFT = 16
+
+
+#: Flags that make a sample unusable (a gap is simply missing).
+BAD = QcFlag.OUT_OF_RANGE | QcFlag.FLATLINE | QcFlag.SPIKE | QcFlag.DRIFT
+FLAG_SUFFIX = "_qc"
+#: Samples (minutes) of the centred window whose median change is a sensor's local scale.
+SPIKE_WINDOW = 31
+
+
+@dataclass(frozen=True)
+class QcRule:
+    """The quality tests of the variables in one unit.
+
+    Parameters
+    ----------
+    low, high
+        Physical range; samples outside are ``out_of_range``.
+    log
+        Test spikes and drift on ``log(value)`` (resistances change by factors).
+    spike
+        Run the spike test.
+    flatline_minutes
+        Samples unchanged for this long are ``flatline``; None: no test.
+    drift
+        Run the drift test.
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    spike: bool = False
+    flatline_minutes: int | None = None
+    drift: bool = False
+
+
+#: Tests per canonical unit; variables in other units get none.
+DEFAULT_RULES: dict[str, QcRule] = {
+    "Ohm": QcRule(1.0, 1e9, log=True, spike=True, flatline_minutes=30, drift=True),
+    "deg": QcRule(0.0, 360.0, flatline_minutes=180),
+    "m/s": QcRule(0.0, 75.0, flatline_minutes=360),
+    "Cel": QcRule(-40.0, 60.0, flatline_minutes=360),
+}
+
+
+@dataclass(frozen=True)
+class QcSettings:
+    """Thresholds of the tests that do not depend on the unit."""
+
+    spike_threshold: float = 10.0
+    drift_limit: float = 0.4
+    drift_hours: int = 6
+
+
+def flag_variable(
+    values: np.ndarray,
+    rule: QcRule,
+    settings: QcSettings = QcSettings(),
+    reference: np.ndarray | None = None,
+) -> np.ndarray:
+    """Flags (``uint8``, :class:`QcFlag` bits) of a ``(sensor, time)`` array.
+
+    Parameters
+    ----------
+    values
+        Samples on a regular 1-minute grid; NaN where missing.
+    rule
+        The tests of the variable's unit.
+    settings
+        Spike and drift thresholds.
+    reference
+        Per sensor, the long reference level for the drift test (in log units when
+        ``rule.log``), e.g. learned from history; NaN or None: the median of the
+        sensor's first ``settings.drift_hours`` in ``values``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    flags = np.zeros(values.shape, dtype=np.uint8)
+    valid = ~np.isnan(values)
+    started = np.cumsum(valid, axis=1) > 0  # a sensor's gaps count from its first sample
+    reported = valid.any(axis=1)[:, None]
+    flags[~valid & started & reported] |= np.uint8(QcFlag.GAP)
+    in_range = (values >= rule.low) & (values <= rule.high)
+    flags[valid & ~in_range] |= np.uint8(QcFlag.OUT_OF_RANGE)
+    good = valid & in_range
+    if rule.flatline_minutes is not None:
+        flags[_flatline(values, good, rule.flatline_minutes)] |= np.uint8(QcFlag.FLATLINE)
+    level = np.where(good, values, np.nan).astype(np.float32)
+    if rule.log:
+        level = np.log(level)
+    if rule.spike:
+        flags[_spikes(level, settings.spike_threshold)] |= np.uint8(QcFlag.SPIKE)
+    if rule.drift:
+        flags[_drift(level, settings, reference)] |= np.uint8(QcFlag.DRIFT)
+    return flags
+
+
+def _flatline(values: np.ndarray, good: np.ndarray, minutes: int) -> np.ndarray:
+    same = np.zeros(values.shape, dtype=bool)
+    same[:, 1:] = (values[:, 1:] == values[:, :-1]) & good[:, 1:] & good[:, :-1]
+    stuck = long_runs(same, max(1, minutes - 1))
+    stuck[:, :-1] |= stuck[:, 1:]  # the first sample of a stuck run is stuck too
+    return stuck
+
+
+def _spikes(level: np.ndarray, threshold: float) -> np.ndarray:
+    out = np.zeros(level.shape, dtype=bool)
+    if level.shape[1] < 3:
+        return out
+    diffs = np.diff(level, axis=1)
+    step = max(1, diffs.shape[1] // 4096)  # a robust scale needs a few thousand diffs
+    quiet = 1.4826 * bn.nanmedian(np.abs(diffs[:, ::step]), axis=1)[:, None]
+    # the local scale: while gas comes and goes a sensor is busy, and a jump is no glitch
+    window = min(SPIKE_WINDOW, diffs.shape[1])
+    half = window // 2
+    local = bn.move_median(np.abs(diffs), window, min_count=max(1, half), axis=1)
+    local = 1.4826 * np.concatenate(
+        (local[:, half:], np.full((len(local), half), np.nan, local.dtype)), axis=1
+    )
+    scale = np.fmax(local, quiet)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.inf)
+    rise = diffs[:, :-1]  # x[t] - x[t-1]
+    fall = -diffs[:, 1:]  # x[t] - x[t+1]
+    across = np.abs(level[:, 2:] - level[:, :-2])
+    smaller = np.minimum(np.abs(rise), np.abs(fall))
+    with np.errstate(invalid="ignore"):
+        out[:, 1:-1] = (
+            (rise * fall > 0) & (smaller > threshold * scale[:, 1:]) & (across < smaller / 2)
+        )
+    return out
+
+
+def _drift(level: np.ndarray, settings: QcSettings, reference: np.ndarray | None) -> np.ndarray:
+    hours = settings.drift_hours
+    n_sensors, n = level.shape
+    hourly = block_means(level, 60)
+    if reference is None:
+        reference = np.full(n_sensors, np.nan)
+    own = bn.nanmedian(hourly[:, :hours], axis=1) if hourly.shape[1] else np.nan
+    ref = np.where(np.isfinite(reference), reference, own)[:, None]
+    # the level the sensor settled at: median of the hours before, and including, each hour
+    settled = trailing_baseline(hourly, 1, hours, min_blocks=max(1, hours // 2))
+    settled[:, :-1] = settled[:, 1:]
+    settled[:, -1] = bn.nanmedian(hourly[:, -hours:], axis=1)
+    drifted = np.abs(settled - ref) > settings.drift_limit
+    # flag each excursion (hours beyond half the limit) that reaches the limit somewhere
+    with np.errstate(invalid="ignore"):
+        away = np.abs(hourly - ref) > settings.drift_limit / 2
+    away |= drifted
+    rows, starts, stops = run_bounds(away)
+    if len(rows) == 0:
+        return np.zeros(level.shape, dtype=bool)
+    keep = _row_hits(drifted, rows, starts, stops) > 0
+    hours_flagged = mark_runs(hourly.shape, rows[keep], starts[keep], stops[keep])
+    result: np.ndarray = np.repeat(hours_flagged, 60, axis=1)[:, :n]
+    return result
+
+
+def _row_hits(
+    mask: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> np.ndarray:
+    """How many True samples of ``mask`` each run (row, start, stop) covers."""
+    cum = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int64)
+    np.cumsum(mask, axis=1, out=cum[:, 1:])
+    result: np.ndarray = cum[rows, stops] - cum[rows, starts]
+    return result
+
+
+def quality_flags(
+    ds: xr.Dataset,
+    rules: dict[str, QcRule] | None = None,
+    settings: QcSettings = QcSettings(),
+    references: dict[str, np.ndarray] | None = None,
+) -> xr.Dataset:
+    """Flags of every variable of a stream dataset that has a :class:`QcRule`.
+
+    Parameters
+    ----------
+    ds
+        Stream dataset on a regular 1-minute grid (see
+        :func:`vth.sensing.grid.regular_grid`), canonical units.
+    rules
+        Tests per unit; :data:`DEFAULT_RULES` when None.
+    settings
+        Spike and drift thresholds.
+    references
+        Per variable, per sensor of ``ds``, the reference level of the drift test.
+
+    Returns
+    -------
+    xarray.Dataset
+        One ``uint8`` variable per tested variable, same name, with CF flag attributes.
+    """
+    rules = DEFAULT_RULES if rules is None else rules
+    out = {}
+    for name, var in ds.data_vars.items():
+        rule = rules.get(str(var.attrs.get("units", "")))
+        if rule is None or set(var.dims) != set(DIMS):
+            continue
+        ref = None if references is None else references.get(str(name))
+        flags = flag_variable(var.transpose(*DIMS).values, rule, settings, ref)
+        out[str(name)] = xr.Variable(DIMS, flags, attrs=flag_attributes())
+    return xr.Dataset(out, coords=ds.coords)
+
+
+def flag_attributes() -> dict[str, object]:
+    """CF attributes describing the flag bits."""
+    return {
+        "flag_masks": np.array([int(f) for f in QcFlag], dtype=np.uint8),
+        "flag_meanings": " ".join(str(f.name).lower() for f in QcFlag),
+        "long_name": "quality control flags",
+    }
+
+
+def with_flags(ds: xr.Dataset, flags: xr.Dataset) -> xr.Dataset:
+    """``ds`` with each flag array beside its variable as ``<name>_qc``."""
+    return ds.assign({f"{name}{FLAG_SUFFIX}": flags[name] for name in flags.data_vars})
+
+
+def mask_flagged(ds: xr.Dataset, flags: xr.Dataset, mask: int = BAD) -> xr.Dataset:
+    """``ds`` with samples whose flags intersect ``mask`` set to NaN."""
+    masked = {
+        name: ds[name].where((flags[name] & mask) == 0)
+        for name in flags.data_vars
+        if name in ds.data_vars
+    }
+    return ds.assign(masked)
