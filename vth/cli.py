@@ -246,8 +246,16 @@ def demo(
     """Serve on embedded defaults with a simulator publishing SenML, and show the alerts."""
     import uvicorn
 
+    from vth.demo.network import (
+        NETWORK_KINDS,
+        demo_network,
+        fitted_enose_detector,
+        run_network_simulation,
+    )
     from vth.demo.simulator import StreamSimulator, demo_peaks, run_simulation
+    from vth.detectors.quality import QualityDetector
     from vth.gateways.broker import free_port, port_is_free
+    from vth.models import load_networks
     from vth.runtime import Service
     from vth.settings import Settings
 
@@ -268,7 +276,16 @@ def demo(
         api_port=api_port,
         mqtt_client_id="vth-demo-gateway",
     )
-    service = Service(settings)
+    profile_map = load_profiles(profiles_dir)
+    networks = load_networks(profiles_dir / "networks")
+    now = datetime.now(UTC)
+    network_demo = demo_network(profile_map, networks, now)
+    service = Service(
+        settings,
+        profiles=profile_map,
+        networks=networks,
+        network_detectors=[QualityDetector(), fitted_enose_detector(network_demo)],
+    )
     server = uvicorn.Server(
         uvicorn.Config(service.create_app(), host="127.0.0.1", port=api_port, log_level="warning")
     )
@@ -284,16 +301,31 @@ def demo(
     out.print(f"MQTT broker (embedded): {service.broker_url}   topics: {settings.topic_template}")
     out.print(f"Alerts:  {base}/alerts     API docs: {base}/docs     Health: {base}/health")
     out.print(f"Quarantine of bad messages: {settings.quarantine_path}")
-    out.print("Publishing 3 h of simulated SenML for 4 MBAs, with injected peaks; Ctrl-C stops.\n")
-    stop = threading.Event()
-    simulator = StreamSimulator(service.profiles, service.topics, demo_peaks(datetime.now(UTC)))
-    sim_thread = threading.Thread(
-        target=run_simulation,
-        args=(simulator, service.broker_url, stop),
-        name="vth-simulator",
-        daemon=True,
+    n_sensors = network_demo.dataset.sizes["sensor"]
+    out.print(
+        f"Publishing 3 h of simulated SenML for {len(profile_map)} MBAs with injected peaks, and "
+        f"4 h of {n_sensors} e-noses and weather stations with a gas release; Ctrl-C stops.\n"
     )
-    sim_thread.start()
+    stop = threading.Event()
+    simulator = StreamSimulator(
+        service.profiles, service.topics, demo_peaks(now), skip_kinds=NETWORK_KINDS
+    )
+    sim_threads = [
+        threading.Thread(
+            target=run_simulation,
+            args=(simulator, service.broker_url, stop),
+            name="vth-simulator",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=run_network_simulation,
+            args=(network_demo, service.topics, service.broker_url, stop),
+            name="vth-network-simulator",
+            daemon=True,
+        ),
+    ]
+    for thread in sim_threads:
+        thread.start()
     shown: set[str] = set()
     started = time.monotonic()
     code = 0
@@ -315,7 +347,8 @@ def demo(
         pass
     finally:
         stop.set()
-        sim_thread.join(10)
+        for thread in sim_threads:
+            thread.join(10)
         server.should_exit = True
         server_thread.join(30)
     stats = service.ingestor.stats
@@ -327,6 +360,29 @@ def demo(
 
 
 def _print_alert(alert: Alert, base: str) -> None:
+    link = f"-> {base}/alerts/{alert.id}"
+    when = f"from {alert.start:%Y-%m-%d %H:%M} to {alert.end:%H:%M} UTC"
+    if alert.kind == "gas_incident":
+        responding = alert.evidence.get("responding", [])
+        top = alert.candidates[0] if alert.candidates else None
+        source = (
+            f"likely source {top.mba_id}/{top.source_id} (score {top.score:.2f})"
+            if top is not None
+            else "source unknown"
+        )
+        out.print(
+            f"[bold red]ALERT[/] gas_incident: {len(responding)} e-noses {when}, {source}, "
+            f"severity {alert.severity}  {link}",
+            highlight=False,
+        )
+        return
+    if alert.kind == "sensor_fault":
+        out.print(
+            f"[bold yellow]ALERT[/] sensor_fault {alert.mba_id}/{alert.sensor_id}: "
+            f"{alert.evidence.get('fault', '?')} {when}  {link}",
+            highlight=False,
+        )
+        return
     value = f"{alert.value:.3g}" if alert.value is not None else "-"
     limit = f"{alert.limit:.3g}" if alert.limit is not None else "-"
     out.print(

@@ -19,18 +19,50 @@ from fastapi import FastAPI
 
 from vth.api.app import create_app
 from vth.api.store import AlertStore
-from vth.detectors import Detector
+from vth.detectors import Detector, NetworkDetector
+from vth.errors import VthError
 from vth.gateways.broker import EmbeddedBroker
 from vth.gateways.journal import Journal
 from vth.gateways.mqtt import Ingestor, MqttGateway
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.topics import TopicTemplate
-from vth.models import Alert, MbaProfile, load_profiles
-from vth.pipeline import run_detectors, stream_detectors
+from vth.models import Alert, MbaProfile, SensorNetwork, load_networks, load_profiles, network_of
+from vth.pipeline import (
+    network_dataset,
+    run_detectors,
+    run_network_detectors,
+    stream_detectors,
+)
+from vth.pipeline import network_detectors as default_network_detectors
 from vth.sensing.buffer import StreamBuffer
 from vth.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def mba_alerts(
+    datasets: dict[str, Any], profiles: dict[str, MbaProfile], detectors: list[Detector]
+) -> tuple[list[Alert], list[str]]:
+    """Run the MBA detectors over each MBA's dataset that has a profile.
+
+    Returns the alerts and the errors (one per MBA and detector that failed); a
+    failing MBA does not stop the others.
+    """
+    alerts: list[Alert] = []
+    errors: list[str] = []
+    for mba_id, dataset in datasets.items():
+        profile = profiles.get(mba_id)
+        if profile is not None:
+            alerts.extend(run_detectors(dataset, profile, detectors, errors))
+    return alerts, errors
+
+
+def _networks(settings: Settings) -> dict[str, SensorNetwork]:
+    directory = settings.networks_dir
+    if directory is None:
+        default = settings.profiles_dir / "networks"
+        return load_networks(default) if default.is_dir() else {}
+    return load_networks(directory)
 
 
 def detect_alerts(
@@ -44,15 +76,8 @@ def detect_alerts(
     Returns the alerts and the errors (one per MBA and detector that failed); a
     failing MBA does not stop the others.
     """
-    alerts: list[Alert] = []
-    errors: list[str] = []
-    for mba_id in buffer.mba_ids():
-        profile = profiles.get(mba_id)
-        if profile is None:
-            continue
-        dataset = buffer.to_dataset(mba_id, since=since)
-        alerts.extend(run_detectors(dataset, profile, detectors, errors))
-    return alerts, errors
+    datasets = {m: buffer.to_dataset(m, since=since) for m in buffer.mba_ids() if m in profiles}
+    return mba_alerts(datasets, profiles, detectors)
 
 
 class Service:
@@ -67,7 +92,15 @@ class Service:
     store
         Alert store; opened from ``settings.database_url`` when None.
     detectors
-        Names of the detectors to run; every stream detector when None.
+        Names of the MBA detectors to run; every stream detector when None.
+    networks
+        Sensor networks (public e-noses); read from ``settings.networks_dir`` (or the
+        ``networks`` folder of the profiles) when None.
+    network_detectors
+        Network detectors (e-nose incidents, quality control), fitted or not; all
+        registered ones when None. Unfitted ones fit themselves on the buffer once it
+        holds ``settings.network_fit_history_h`` hours and refit every
+        ``settings.network_refit_h`` hours.
     """
 
     def __init__(
@@ -76,9 +109,22 @@ class Service:
         profiles: dict[str, MbaProfile] | None = None,
         store: AlertStore | None = None,
         detectors: list[str] | None = None,
+        networks: dict[str, SensorNetwork] | None = None,
+        network_detectors: list[NetworkDetector] | None = None,
     ) -> None:
         self.settings = settings
         self.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
+        self.networks = networks if networks is not None else _networks(settings)
+        self.network = network_of(self.profiles, self.networks)
+        self.network_detectors = (
+            network_detectors if network_detectors is not None else default_network_detectors()
+        )
+        self._self_fitted: dict[int, float] = {
+            id(d): -1.0
+            for d in self.network_detectors
+            if d.requires_fit and not getattr(d, "is_fitted_", False)
+        }
+        self.network_notes: list[str] = []
         self._owns_store = store is None
         self.store = store if store is not None else AlertStore(settings.database_url)
         self.detectors = stream_detectors(detectors)
@@ -89,7 +135,7 @@ class Service:
             self.buffer,
             self.quarantine,
             self.topics,
-            known_mba_ids=self.profiles,
+            known_mba_ids=[*self.profiles, *self.networks],
             max_future_s=settings.max_future_s,
         )
         self.journal = Journal(settings.journal_path) if settings.journal_path else None
@@ -161,7 +207,12 @@ class Service:
         """Run every detector over the buffer and store the alerts; return how many are new."""
         retention = np.timedelta64(int(self.settings.buffer_retention_h * 3600), "s")
         since = np.datetime64(time.time_ns(), "ns") - retention
-        alerts, errors = detect_alerts(self.buffer, self.profiles, self.detectors, since)
+        datasets = {g: self.buffer.to_dataset(g, since=since) for g in self.buffer.mba_ids()}
+        alerts, errors = mba_alerts(datasets, self.profiles, self.detectors)
+        if self.network_detectors:
+            merged = network_dataset(datasets, {**self.profiles, **self.networks})
+            ready = self._fitted_network_detectors(merged, errors)
+            alerts.extend(run_network_detectors(merged, self.network, ready, errors))
         new = self.store.upsert_many(alerts)
         self.detection_runs += 1
         self.alerts_created += new
@@ -169,6 +220,38 @@ class Service:
         for error in errors:
             log.error("detection: %s", error)
         return new
+
+    def _fitted_network_detectors(self, merged: Any, errors: list[str]) -> list[NetworkDetector]:
+        """The network detectors ready to run, fitting self-fitted ones when due."""
+        ready = []
+        notes = []
+        hours = 0.0
+        if merged.sizes["time"] > 1:
+            span = merged["time"].values[-1] - merged["time"].values[0]
+            hours = float(span / np.timedelta64(1, "h"))
+        for detector in self.network_detectors:
+            last_fit = self._self_fitted.get(id(detector))
+            if last_fit is not None:
+                due = (
+                    last_fit < 0
+                    or time.monotonic() - last_fit > self.settings.network_refit_h * 3600
+                )
+                if due and hours >= self.settings.network_fit_history_h:
+                    try:
+                        detector.fit(merged, self.network)
+                        self._self_fitted[id(detector)] = time.monotonic()
+                        log.info("%s fitted on %.1f h of buffered data", detector.name, hours)
+                    except VthError as exc:
+                        errors.append(f"fitting {detector.name} on {self.network.id}: {exc}")
+            if detector.requires_fit and not getattr(detector, "is_fitted_", False):
+                notes.append(
+                    f"{detector.name}: waiting for {self.settings.network_fit_history_h:g} h of "
+                    f"network data to fit on (have {hours:.1f} h)"
+                )
+                continue
+            ready.append(detector)
+        self.network_notes = notes
+        return ready
 
     def _detection_loop(self) -> None:
         while not self._stop.wait(self.settings.detect_interval_s):
@@ -197,6 +280,12 @@ class Service:
             "quarantined": stats.quarantined,
             "detection_runs": self.detection_runs,
             "detection_errors": self.last_errors[:10],
+            "network": {
+                "id": self.network.id,
+                "networks": sorted(self.networks),
+                "detectors": [d.name for d in self.network_detectors],
+                "notes": self.network_notes,
+            },
         }
 
     def create_app(self) -> FastAPI:

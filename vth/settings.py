@@ -28,6 +28,24 @@ class Settings(BaseSettings):
     profiles_dir: Path = Field(
         default=Path("examples/profiles"), description="Directory of MBA profile YAML files."
     )
+    networks_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of sensor network YAML files (public e-noses, weather stations); "
+            "default: the 'networks' folder of profiles_dir when there is one."
+        ),
+    )
+    network_fit_history_h: float = Field(
+        default=6.0,
+        gt=0,
+        description=(
+            "Hours of buffered network data before an unfitted e-nose detector fits itself "
+            "on them (a detector fitted on an archive starts at once)."
+        ),
+    )
+    network_refit_h: float = Field(
+        default=24.0, gt=0, description="Hours between refits of a self-fitted e-nose detector."
+    )
     database_url: str = Field(
         default="sqlite:///var/vth.db", description="SQLAlchemy URL of the alert store."
     )

@@ -100,6 +100,9 @@ class StreamSimulator:
         Injected peaks.
     seed
         Seed of the noise.
+    skip_kinds
+        Sensor kinds left to another simulator (the demo simulates e-noses and weather
+        stations as a network scenario).
     """
 
     def __init__(
@@ -108,10 +111,12 @@ class StreamSimulator:
         topics: TopicTemplate,
         peaks: list[InjectedPeak] | None = None,
         seed: int = 0,
+        skip_kinds: tuple[str, ...] = (),
     ) -> None:
         self.profiles = profiles
         self.topics = topics
         self.peaks = peaks or []
+        self.skip_kinds = skip_kinds
         self.rng = np.random.default_rng(seed)
 
     def packs_at(self, t: datetime) -> list[tuple[str, bytes]]:
@@ -119,6 +124,8 @@ class StreamSimulator:
         out = []
         for profile in self.profiles.values():
             for sensor in profile.sensors:
+                if sensor.kind in self.skip_kinds:
+                    continue
                 records = self._records(profile, sensor, t)
                 if records:
                     out.append(

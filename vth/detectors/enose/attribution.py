@@ -94,7 +94,7 @@ def estimate_wind(
 class PlumeModel:
     """Parameters of the plume footprint (see the module docstring)."""
 
-    direction_uncertainty_deg: float = 10.0
+    direction_uncertainty_deg: float = 15.0
     p_max: float = 0.9
     range_m: float = 6000.0
     background: float = 0.02
@@ -109,16 +109,24 @@ def sigma_y_class_d(x: np.ndarray) -> np.ndarray:
 
 
 def hit_probability(
-    dx: np.ndarray, dy: np.ndarray, wind: WindEstimate, model: PlumeModel
+    dx: np.ndarray,
+    dy: np.ndarray,
+    from_deg: np.ndarray | float,
+    spread_deg: np.ndarray | float,
+    model: PlumeModel,
 ) -> np.ndarray:
-    """Probability that an e-nose at ``(dx, dy)`` metres from a source responds to it."""
-    to = np.radians(wind.from_deg + 180.0)
+    """Probability that an e-nose at ``(dx, dy)`` metres from a source responds to it.
+
+    ``from_deg`` and ``spread_deg`` (the wind over the time that counts for each
+    e-nose) broadcast with ``dx``/``dy``.
+    """
+    to = np.radians(np.asarray(from_deg, dtype=float) + 180.0)
     ux, uy = np.sin(to), np.cos(to)
     down = dx * ux + dy * uy
     cross = dx * uy - dy * ux
-    theta = np.radians(np.hypot(model.direction_uncertainty_deg, wind.spread_deg))
+    theta = np.radians(np.hypot(model.direction_uncertainty_deg, spread_deg))
     xd = np.maximum(down, 1.0)
-    sigma2 = sigma_y_class_d(xd) ** 2 + (xd * np.tan(min(theta, 1.4))) ** 2
+    sigma2 = sigma_y_class_d(xd) ** 2 + (xd * np.tan(np.minimum(theta, 1.4))) ** 2
     inside = np.exp(-(cross**2) / (2 * sigma2))
     peak = model.p_max * np.exp(-xd / model.range_m)
     p = model.background + np.maximum(peak - model.background, 0.0) * inside
@@ -146,14 +154,18 @@ def rank_sources(
     point_y: np.ndarray,
     responding_x: np.ndarray,
     responding_y: np.ndarray,
+    responding_wind: list[WindEstimate],
     quiet_x: np.ndarray,
     quiet_y: np.ndarray,
-    wind: WindEstimate,
+    quiet_winds: list[WindEstimate],
     model: PlumeModel = PlumeModel(),
 ) -> Ranking:
     """Rank emission points by how well a plume from each explains who responded.
 
-    All candidates and e-noses at once: arrays are ``(candidate, e-nose)``.
+    Each responding e-nose is judged with the wind of its own alarm (the wind turns
+    during an incident and the plume sweeps with it); each quiet e-nose with every
+    wind of the incident, taking the one under which the candidate's plume covered it
+    most. All candidates and e-noses at once: arrays are ``(candidate, e-nose)``.
     """
     cx, cy = float(responding_x.mean()), float(responding_y.mean())
     distance = np.hypot(point_x - cx, point_y - cy)
@@ -161,8 +173,19 @@ def rank_sources(
     keep = np.flatnonzero(distance <= model.max_distance_m)
     points = [points[i] for i in keep]
     px, py = point_x[keep][:, None], point_y[keep][:, None]
-    p_resp = hit_probability(responding_x[None, :] - px, responding_y[None, :] - py, wind, model)
-    p_quiet = hit_probability(quiet_x[None, :] - px, quiet_y[None, :] - py, wind, model)
+    r_from = np.array([w.from_deg for w in responding_wind])[None, :]
+    r_spread = np.array([w.spread_deg for w in responding_wind])[None, :]
+    p_resp = hit_probability(
+        responding_x[None, :] - px, responding_y[None, :] - py, r_from, r_spread, model
+    )
+    p_quiet = np.full((len(points), len(quiet_x)), model.background)
+    for wind in quiet_winds:  # a few time slots of the incident
+        p_quiet = np.maximum(
+            p_quiet,
+            hit_probability(
+                quiet_x[None, :] - px, quiet_y[None, :] - py, wind.from_deg, wind.spread_deg, model
+            ),
+        )
     log_l = np.log(p_resp).sum(axis=1) + np.log1p(-p_quiet).sum(axis=1)
     log_unknown = len(responding_x) * np.log(model.unknown_p) + len(quiet_x) * np.log1p(
         -model.unknown_p

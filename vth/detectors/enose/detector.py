@@ -39,6 +39,9 @@ from vth.detectors.registry import register
 from vth.models.detection import Candidate, Detection, Severity
 from vth.sensing.network import LocalProjection, Network
 
+#: Quiet e-noses are checked against the wind of each slot this long of an incident.
+WIND_SLOT_MINUTES = 15
+
 
 @register
 class EnoseIncidentDetector(NetworkDetector):
@@ -116,7 +119,7 @@ class EnoseIncidentDetector(NetworkDetector):
         merge_minutes: int = 20,
         max_sensor_distance_m: float = 4000.0,
         wind_lead_minutes: int = 15,
-        direction_uncertainty_deg: float = 10.0,
+        direction_uncertainty_deg: float = 15.0,
         max_source_distance_m: float = 15000.0,
         max_candidates: int = 5,
         min_attribution_score: float = 0.3,
@@ -276,9 +279,13 @@ class EnoseIncidentDetector(NetworkDetector):
                     py,
                     sx[responders],
                     sy[responders],
+                    [
+                        self._wind_of(ds, alarms, incident, s, wx, wy, sx, sy) or wind
+                        for s in responders.tolist()
+                    ],
                     sx[quiet],
                     sy[quiet],
-                    wind,
+                    self._slot_winds(ds, incident, cx, cy, wx, wy) or [wind],
                     PlumeModel(
                         direction_uncertainty_deg=self.direction_uncertainty_deg,
                         max_distance_m=self.max_source_distance_m,
@@ -288,6 +295,42 @@ class EnoseIncidentDetector(NetworkDetector):
                 self._detection(ds, scored, network, incident, quiet, wind, ranking, projection)
             )
         return found
+
+    def _wind_of(
+        self,
+        ds: xr.Dataset,
+        alarms: Alarms,
+        incident: _Incident,
+        sensor: int,
+        wx: np.ndarray,
+        wy: np.ndarray,
+        sx: np.ndarray,
+        sy: np.ndarray,
+    ) -> WindEstimate | None:
+        """The wind while one e-nose alarmed (from ``wind_lead_minutes`` before)."""
+        runs = incident.group[alarms.sensors[incident.group] == sensor]
+        start = max(0, int(alarms.starts[runs].min()) - self.wind_lead_minutes)
+        return estimate_wind(
+            ds, start, int(alarms.stops[runs].max()), sx[sensor], sy[sensor], wx, wy
+        )
+
+    def _slot_winds(
+        self,
+        ds: xr.Dataset,
+        incident: _Incident,
+        cx: float,
+        cy: float,
+        wx: np.ndarray,
+        wy: np.ndarray,
+    ) -> list[WindEstimate]:
+        """The wind in consecutive 15-minute slots of the incident."""
+        winds = []
+        first = max(0, incident.start - self.wind_lead_minutes)
+        for a in range(first, incident.stop, WIND_SLOT_MINUTES):
+            wind = estimate_wind(ds, a, min(a + WIND_SLOT_MINUTES, incident.stop), cx, cy, wx, wy)
+            if wind is not None:
+                winds.append(wind)
+        return winds
 
     def _quiet(
         self, scored: _Scored, incident: _Incident, sx: np.ndarray, sy: np.ndarray
@@ -346,7 +389,7 @@ class EnoseIncidentDetector(NetworkDetector):
             candidates=candidates,
             key=f"{network.id}|{start.isoformat()}",
             evidence={
-                "reasoning": _reasoning(ids, responders, quiet, wind, ranking),
+                "reasoning": _reasoning(ids, responders, quiet, wind, ranking, candidates),
                 "network": network.id,
                 "responding": _responding(scored, incident, times, self.channels_),
                 "quiet": ids[quiet].tolist()[:100],
@@ -413,23 +456,39 @@ def _rows(ds: xr.Dataset, subset: xr.Dataset) -> np.ndarray:
 
 
 def _candidates(ranking: Ranking | None, limit: int) -> list[Candidate]:
+    """The MBAs ranked by the summed score of their emission points.
+
+    Emission points of one MBA a few hundred metres apart are hard to tell apart from
+    e-noses kilometres away; the company is what the control room needs first, so each
+    MBA scores the sum of its points and names its most likely one.
+    """
     if ranking is None:
         return []
+    members: dict[str, list[int]] = {}
+    for i, point in enumerate(ranking.points):  # ranking order: best point first
+        members.setdefault(point.mba_id, []).append(i)
+    totals = {mba: float(ranking.scores[idx].sum()) for mba, idx in members.items()}
     out: list[Candidate] = []
-    for i, point in enumerate(ranking.points[:limit]):
-        score = float(ranking.scores[i])
-        if score < 1e-3 and out:
+    for mba in sorted(totals, key=lambda m: -totals[m])[:limit]:
+        if totals[mba] < 1e-3 and out:
             break
+        best = members[mba][0]
+        point = ranking.points[best]
+        parts = ", ".join(
+            f"{ranking.points[i].source_id or 'site'} {ranking.scores[i]:.2f}"
+            for i in members[mba][:4]
+        )
         out.append(
             Candidate(
-                mba_id=point.mba_id,
+                mba_id=mba,
                 source_id=point.source_id,
-                score=round(min(max(score, 0.0), 1.0), 4),
+                score=round(min(max(totals[mba], 0.0), 1.0), 4),
                 reason=(
-                    f"{point.label}: {ranking.distance_m[i] / 1000:.1f} km "
-                    f"{compass(float(ranking.bearing_deg[i]))} of the responding e-noses; "
-                    f"{int(ranking.in_plume_responding[i])} responding and "
-                    f"{int(ranking.in_plume_quiet[i])} quiet e-noses in its plume"
+                    f"{mba} ({parts}): {point.label} lies "
+                    f"{ranking.distance_m[best] / 1000:.1f} km "
+                    f"{compass(float(ranking.bearing_deg[best]))} of the responding e-noses; "
+                    f"{int(ranking.in_plume_responding[best])} responding and "
+                    f"{int(ranking.in_plume_quiet[best])} quiet e-noses in its plume"
                 ),
             )
         )
@@ -471,6 +530,7 @@ def _reasoning(
     quiet: np.ndarray,
     wind: WindEstimate | None,
     ranking: Ranking | None,
+    candidates: list[Candidate],
 ) -> str:
     names = ", ".join(ids[responders].tolist()[:10])
     more = f" and {len(responders) - 10} more" if len(responders) > 10 else ""
@@ -482,16 +542,10 @@ def _reasoning(
         f"Wind from {wind.from_deg:.0f} deg ({compass(wind.from_deg)}) at "
         f"{wind.speed_m_s:.1f} m/s at {wind.station}, direction spread {wind.spread_deg:.0f} deg. "
     )
-    if ranking is None or not ranking.points:
+    if ranking is None or not candidates:
         return text + "No registered emission point within range of the responding e-noses."
-    top = ranking.points[0]
-    text += (
-        f"Most likely source: {top.label} (score {ranking.scores[0]:.2f}), "
-        f"{ranking.distance_m[0] / 1000:.1f} km {compass(float(ranking.bearing_deg[0]))} "
-        f"(upwind is {compass(wind.from_deg)}): {int(ranking.in_plume_responding[0])} of "
-        f"{len(responders)} responding e-noses lie in its plume and "
-        f"{int(ranking.in_plume_quiet[0])} quiet ones do."
-    )
+    top = candidates[0]
+    text += f"Most likely: {top.reason} (score {top.score:.2f})."
     if ranking.unknown_score > 0.3:
         text += (
             f" No registered source explains the pattern well (unexplained "

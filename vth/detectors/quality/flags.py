@@ -101,6 +101,7 @@ def flag_variable(
     rule: QcRule,
     settings: QcSettings = QcSettings(),
     reference: np.ndarray | None = None,
+    reach: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flags (``uint8``, :class:`QcFlag` bits) of a ``(sensor, time)`` array.
 
@@ -116,13 +117,15 @@ def flag_variable(
         Per sensor, the long reference level for the drift test (in log units when
         ``rule.log``), e.g. learned from history; NaN or None: the median of the
         sensor's first ``settings.drift_hours`` in ``values``.
+    reach
+        Per sensor, the column up to which (exclusive) missing samples count as gaps;
+        by default the sensor's last valid sample. Before a sensor's first sample
+        nothing is a gap.
     """
     values = np.asarray(values, dtype=np.float64)
     flags = np.zeros(values.shape, dtype=np.uint8)
     valid = ~np.isnan(values)
-    started = np.cumsum(valid, axis=1) > 0  # a sensor's gaps count from its first sample
-    reported = valid.any(axis=1)[:, None]
-    flags[~valid & started & reported] |= np.uint8(QcFlag.GAP)
+    flags[~valid & within_reach(valid, reach)] |= np.uint8(QcFlag.GAP)
     in_range = (values >= rule.low) & (values <= rule.high)
     flags[valid & ~in_range] |= np.uint8(QcFlag.OUT_OF_RANGE)
     good = valid & in_range
@@ -136,6 +139,17 @@ def flag_variable(
     if rule.drift:
         flags[_drift(level, settings, reference)] |= np.uint8(QcFlag.DRIFT)
     return flags
+
+
+def within_reach(valid: np.ndarray, reach: np.ndarray | None = None) -> np.ndarray:
+    """True from each row's first valid sample up to ``reach`` (default: its last valid one)."""
+    started = np.cumsum(valid, axis=1) > 0
+    if reach is None:
+        ended = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1] > 0
+        result: np.ndarray = started & ended
+        return result
+    columns = np.arange(valid.shape[1])[None, :]
+    return started & (columns < np.asarray(reach)[:, None])
 
 
 def _flatline(values: np.ndarray, good: np.ndarray, minutes: int) -> np.ndarray:
@@ -235,15 +249,37 @@ def quality_flags(
         One ``uint8`` variable per tested variable, same name, with CF flag attributes.
     """
     rules = DEFAULT_RULES if rules is None else rules
+    reach = group_reach(ds)
     out = {}
     for name, var in ds.data_vars.items():
         rule = rules.get(str(var.attrs.get("units", "")))
         if rule is None or set(var.dims) != set(DIMS):
             continue
         ref = None if references is None else references.get(str(name))
-        flags = flag_variable(var.transpose(*DIMS).values, rule, settings, ref)
+        flags = flag_variable(var.transpose(*DIMS).values, rule, settings, ref, reach)
         out[str(name)] = xr.Variable(DIMS, flags, attrs=flag_attributes())
     return xr.Dataset(out, coords=ds.coords)
+
+
+def group_reach(ds: xr.Dataset) -> np.ndarray:
+    """Per sensor, the column after the last sample of any sensor of its MBA or network.
+
+    A sensor silent while the others of its group still report is offline; a whole
+    group whose data has not arrived yet (a gateway catching up) is not.
+    """
+    valid = np.zeros((ds.sizes["sensor"], ds.sizes["time"]), dtype=bool)
+    for var in ds.data_vars.values():
+        if set(var.dims) == set(DIMS):
+            valid |= ~np.isnan(var.transpose(*DIMS).values)
+    last = np.where(valid.any(axis=1), valid.shape[1] - np.argmax(valid[:, ::-1], axis=1), 0)
+    if "mba_id" not in ds.coords:
+        return np.full(ds.sizes["sensor"], last.max(initial=0))
+    groups = ds["mba_id"].values.astype(str)
+    reach = np.zeros_like(last)
+    for group in np.unique(groups):  # a loop over MBAs and networks
+        members = groups == group
+        reach[members] = last[members].max()
+    return reach
 
 
 def flag_attributes() -> dict[str, object]:
