@@ -230,11 +230,6 @@ def test_a_baseline_never_sees_its_own_block_or_later(values, block, blocks, dat
     np.testing.assert_array_equal(trailing_baseline(values[:, :cut], block, blocks), full[:, :cut])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trailing_baseline of an empty time axis raises ValueError from "
-    "bn.move_median (window clamped to 1 > 0 blocks) instead of returning an empty array",
-)
 def test_an_empty_buffer_has_an_empty_baseline():
     baseline = trailing_baseline(np.zeros((2, 0)), 60, 6)
 

@@ -41,13 +41,16 @@ def trailing_baseline(
     blocks
         How many earlier blocks the median takes.
     min_blocks
-        Fewer valid earlier blocks than this give NaN (not enough history yet).
+        Fewer valid earlier blocks than this give NaN (not enough history yet);
+        capped at ``blocks`` and at the number of blocks in ``values``.
 
     Returns
     -------
     numpy.ndarray
         Same shape as ``values``.
     """
+    if values.shape[-1] == 0:
+        return np.full(values.shape, np.nan, dtype=values.dtype)
     means = block_means(values, block)
     window = max(1, min(blocks, means.shape[-1]))
     medians = bn.move_median(means, window=window, min_count=min(min_blocks, window), axis=-1)

@@ -89,8 +89,8 @@ def validate_stream_dataset(ds: xr.Dataset, origin: str = "dataset") -> xr.Datas
             raise StreamFormatError(f"{origin}: duplicate times on the 'time' axis")
     converted = {}
     for name, var in ds.data_vars.items():
-        if set(var.dims) != set(DIMS):
-            continue
+        if set(var.dims) != set(DIMS) or "flag_masks" in var.attrs:
+            continue  # quality flags (CF flag variables) stay as they are
         unit = var.attrs.get("units")
         try:
             target = canonical_unit(str(name), unit)

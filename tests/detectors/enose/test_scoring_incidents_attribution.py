@@ -254,7 +254,8 @@ def test_enoses_without_a_position_do_not_split_an_incident():
 
 
 def test_no_alarms_no_incidents():
-    empty = Alarms(*(np.zeros(0, dtype=np.int64) for _ in range(3)), np.zeros(0))
+    none = np.zeros(0, dtype=np.int64)
+    empty = Alarms(none, none, none, np.zeros(0))
 
     assert group_alarms(empty, np.zeros(2), np.zeros(2), 20, 4000.0) == []
 
@@ -368,8 +369,10 @@ def test_a_source_whose_plume_also_covers_quiet_enoses_is_penalised():
     responding = ([0.0, 1000.0], [0.0, 0.0])
 
     alone = rank(("north", "south"), sources, responding, quiet=([], []))
-    # two quiet e-noses just north of the axis, inside the northern source's plume
-    watched = rank(("north", "south"), sources, responding, quiet=([500.0, 1500.0], [700.0, 700.0]))
+    # two quiet e-noses 1-1.5 km downwind of the northern source, near its plume axis
+    watched = rank(
+        ("north", "south"), sources, responding, quiet=([-1000.0, -500.0], [500.0, 550.0])
+    )
 
     assert alone.scores[0] == pytest.approx(alone.scores[1], rel=1e-9)
     assert [p.mba_id for p in watched.points] == ["south", "north"]
@@ -378,10 +381,10 @@ def test_a_source_whose_plume_also_covers_quiet_enoses_is_penalised():
 
 
 def test_a_quiet_enose_counts_against_a_source_under_any_wind_of_the_incident():
-    sources = ([-2000.0, -2000.0], [300.0, -300.0])
+    sources = ([-2000.0, -2000.0], [500.0, -500.0])
     responding = ([0.0, 1000.0], [0.0, 0.0])
     # south-east of the southern source: in its plume only while the wind is from 300 deg
-    quiet = ([-700.0], [-1050.0])
+    quiet = ([-1100.0], [-1150.0])
 
     steady = rank(("north", "south"), sources, responding, quiet, quiet_winds=[wind(270.0)])
     turning = rank(

@@ -106,15 +106,18 @@ def _spike_bursts(spikes: np.ndarray, min_spikes: int) -> np.ndarray:
 
 def _fault(flags: xr.Dataset, row: int, start: int, stop: int) -> SensorFault:
     counts: dict[str, int] = {}
-    variables = []
+    bad: list[str] = []
+    missing: list[str] = []
     for name in flags.data_vars:
         f = flags[name].values[row, start:stop]
-        hit = False
         for flag in QcFlag:
             n = int(((f & flag) != 0).sum())
             if n:
-                counts[str(flag.name).lower()] = counts.get(str(flag.name).lower(), 0) + n
-                hit = hit or flag != QcFlag.GAP or n >= 1
-        if hit:
-            variables.append(str(name))
-    return SensorFault(row, start, stop, counts, tuple(variables))
+                key = str(flag.name).lower()
+                counts[key] = counts.get(key, 0) + n
+        if ((f & ~np.uint8(QcFlag.GAP)) != 0).any():
+            bad.append(str(name))
+        elif ((f & QcFlag.GAP) != 0).any():
+            missing.append(str(name))
+    # the variables that were wrong; for a sensor that went offline, the missing ones
+    return SensorFault(row, start, stop, counts, tuple(bad or missing))

@@ -50,6 +50,8 @@ BAD = QcFlag.OUT_OF_RANGE | QcFlag.FLATLINE | QcFlag.SPIKE | QcFlag.DRIFT
 FLAG_SUFFIX = "_qc"
 #: Samples (minutes) of the centred window whose median change is a sensor's local scale.
 SPIKE_WINDOW = 31
+#: Samples of the trailing median a spike's neighbours are compared with.
+SETTLED_WINDOW = 15
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,20 @@ def _spikes(level: np.ndarray, threshold: float) -> np.ndarray:
     fall = -diffs[:, 1:]  # x[t] - x[t+1]
     across = np.abs(level[:, 2:] - level[:, :-2])
     smaller = np.minimum(np.abs(rise), np.abs(fall))
+    # the neighbours must sit where the sensor had settled before: gas arriving makes a
+    # reading flicker away from its settled level, a glitch leaves the level alone
+    settle = min(SETTLED_WINDOW, level.shape[1])
+    settled = bn.move_median(level, settle, min_count=max(1, settle // 2), axis=1)
+    before = np.full(level.shape, np.nan, dtype=level.dtype)
+    before[:, 2:] = settled[:, :-2]  # the median up to two samples before each sample
+    neighbours = (level[:, 2:] + level[:, :-2]) / 2
+    jump = np.abs(level[:, 1:-1] - neighbours)
     with np.errstate(invalid="ignore"):
         out[:, 1:-1] = (
-            (rise * fall > 0) & (smaller > threshold * scale[:, 1:]) & (across < smaller / 2)
+            (rise * fall > 0)
+            & (smaller > threshold * scale[:, 1:])
+            & (across < smaller / 2)
+            & (np.abs(neighbours - before[:, 1:-1]) < jump / 2)
         )
     return out
 
@@ -200,9 +213,11 @@ def _drift(level: np.ndarray, settings: QcSettings, reference: np.ndarray | None
     settled[:, :-1] = settled[:, 1:]
     settled[:, -1] = bn.nanmedian(hourly[:, -hours:], axis=1)
     drifted = np.abs(settled - ref) > settings.drift_limit
-    # flag each excursion (hours beyond half the limit) that reaches the limit somewhere
+    # flag each whole excursion (hours away from the reference by an eighth of the limit,
+    # about ten times the noise of an hourly mean) that reaches the limit somewhere: the
+    # start of a ramp already moves the sensor away from its neighbours
     with np.errstate(invalid="ignore"):
-        away = np.abs(hourly - ref) > settings.drift_limit / 2
+        away = np.abs(hourly - ref) > settings.drift_limit / 8
     away |= drifted
     rows, starts, stops = run_bounds(away)
     if len(rows) == 0:
