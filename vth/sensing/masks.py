@@ -37,7 +37,9 @@ def mark_runs(
     delta = np.bincount(rows * (n + 1) + starts, minlength=size) - np.bincount(
         rows * (n + 1) + stops, minlength=size
     )
-    result: np.ndarray = np.cumsum(delta.reshape(n_rows, n + 1), axis=1)[:, :n] > 0
+    # at most a few runs overlap at any sample, so 16-bit sums suffice (and are cheap)
+    steps = delta.astype(np.int16).reshape(n_rows, n + 1)
+    result: np.ndarray = np.cumsum(steps, axis=1, dtype=np.int16)[:, :n] > 0
     return result
 
 

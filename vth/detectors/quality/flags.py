@@ -145,13 +145,14 @@ def flag_variable(
 
 def within_reach(valid: np.ndarray, reach: np.ndarray | None = None) -> np.ndarray:
     """True from each row's first valid sample up to ``reach`` (default: its last valid one)."""
-    started = np.cumsum(valid, axis=1) > 0
+    n = valid.shape[1]
+    any_valid = valid.any(axis=1)
+    first = np.where(any_valid, np.argmax(valid, axis=1), n)
     if reach is None:
-        ended = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1] > 0
-        result: np.ndarray = started & ended
-        return result
-    columns = np.arange(valid.shape[1])[None, :]
-    return started & (columns < np.asarray(reach)[:, None])
+        reach = np.where(any_valid, n - np.argmax(valid[:, ::-1], axis=1), 0)
+    columns = np.arange(n)[None, :]
+    result: np.ndarray = (columns >= first[:, None]) & (columns < np.asarray(reach)[:, None])
+    return result
 
 
 def _flatline(values: np.ndarray, good: np.ndarray, minutes: int) -> np.ndarray:
@@ -164,39 +165,40 @@ def _flatline(values: np.ndarray, good: np.ndarray, minutes: int) -> np.ndarray:
 
 def _spikes(level: np.ndarray, threshold: float) -> np.ndarray:
     out = np.zeros(level.shape, dtype=bool)
-    if level.shape[1] < 3:
+    n = level.shape[1]
+    if n < 3:
         return out
     diffs = np.diff(level, axis=1)
     step = max(1, diffs.shape[1] // 4096)  # a robust scale needs a few thousand diffs
-    quiet = 1.4826 * bn.nanmedian(np.abs(diffs[:, ::step]), axis=1)[:, None]
-    # the local scale: while gas comes and goes a sensor is busy, and a jump is no glitch
-    window = min(SPIKE_WINDOW, diffs.shape[1])
-    half = window // 2
-    local = bn.move_median(np.abs(diffs), window, min_count=max(1, half), axis=1)
-    local = 1.4826 * np.concatenate(
-        (local[:, half:], np.full((len(local), half), np.nan, local.dtype)), axis=1
-    )
-    scale = np.fmax(local, quiet)
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.inf)
+    quiet = 1.4826 * bn.nanmedian(np.abs(diffs[:, ::step]), axis=1)
+    quiet = np.where(np.isfinite(quiet) & (quiet > 0), quiet, np.inf)
     rise = diffs[:, :-1]  # x[t] - x[t-1]
     fall = -diffs[:, 1:]  # x[t] - x[t+1]
     across = np.abs(level[:, 2:] - level[:, :-2])
     smaller = np.minimum(np.abs(rise), np.abs(fall))
+    with np.errstate(invalid="ignore"):
+        candidate = (
+            (rise * fall > 0) & (smaller > threshold * quiet[:, None]) & (across < smaller / 2)
+        )
+    rows, cols = np.nonzero(candidate)
+    if len(rows) == 0:
+        return out
+    t = cols + 1  # sample index of each candidate
+    # the local scale: while gas comes and goes a sensor is busy, and a jump is no glitch
+    half = SPIKE_WINDOW // 2
+    offsets = np.arange(-half, half + 1)
+    at = np.clip(t[:, None] + offsets[None, :], 0, n - 2)
+    local = 1.4826 * bn.nanmedian(np.abs(diffs[rows[:, None], at]), axis=1)
+    scale = np.fmax(local, quiet[rows])
     # the neighbours must sit where the sensor had settled before: gas arriving makes a
     # reading flicker away from its settled level, a glitch leaves the level alone
-    settle = min(SETTLED_WINDOW, level.shape[1])
-    settled = bn.move_median(level, settle, min_count=max(1, settle // 2), axis=1)
-    before = np.full(level.shape, np.nan, dtype=level.dtype)
-    before[:, 2:] = settled[:, :-2]  # the median up to two samples before each sample
-    neighbours = (level[:, 2:] + level[:, :-2]) / 2
-    jump = np.abs(level[:, 1:-1] - neighbours)
+    behind = np.clip(t[:, None] - 1 - np.arange(1, SETTLED_WINDOW + 1)[None, :], 0, n - 1)
+    settled = bn.nanmedian(level[rows[:, None], behind], axis=1)
+    neighbours = (level[rows, t - 1] + level[rows, t + 1]) / 2
+    jump = np.abs(level[rows, t] - neighbours)
     with np.errstate(invalid="ignore"):
-        out[:, 1:-1] = (
-            (rise * fall > 0)
-            & (smaller > threshold * scale[:, 1:])
-            & (across < smaller / 2)
-            & (np.abs(neighbours - before[:, 1:-1]) < jump / 2)
-        )
+        keep = (smaller[rows, cols] > threshold * scale) & (np.abs(neighbours - settled) < jump / 2)
+    out[rows[keep], t[keep]] = True
     return out
 
 
