@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE_PROFILES, ROOT
+from vth.api.store import AlertStore
 from vth.cli import app
 from vth.gateways.broker import free_port
 
@@ -275,7 +276,7 @@ def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
             "--duration",
             "60",
             "--exit-after-alerts",
-            "4",
+            "6",
             "--port",
             str(free_port()),
             "--workdir",
@@ -292,4 +293,70 @@ def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
     assert "avi-rozenburg/line-1 NOx" in proc.stdout
     assert "ALERT peak chemie-botlek/fenceline-east benzene" in proc.stdout
     assert "4 quarantined" in proc.stdout
+    assert "ALERT sensor_fault dcmr-enose-rijnmond/en-rozenburg-w: flatline" in proc.stdout
+    assert "ALERT gas_incident" in proc.stdout
     assert (tmp_path / "demo" / "vth.db").exists()
+    # what the API serves: the incident with its ranked candidates and reasoning
+    store = AlertStore(f"sqlite:///{tmp_path / 'demo' / 'vth.db'}")
+    try:
+        incidents = [a for a in store.list(limit=100) if a.kind == "gas_incident"]
+    finally:
+        store.close()
+    assert len(incidents) == 1
+    incident = incidents[0]
+    assert incident.candidates[0].mba_id == "chemie-botlek"
+    assert incident.mba_id == "chemie-botlek"
+    assert "Wind from" in incident.evidence["reasoning"]
+    assert len(incident.evidence["responding"]) >= 2
+
+
+def scenario_files(tmp_path: Path) -> tuple[Path, Path, Path, object]:
+    """A simulated release as stream files, with profiles and a network file for its sensors."""
+    import yaml
+
+    from vth.sensing.io import write_netcdf
+    from vth.sensing.scenario import clean_history, random_scenario, simulate
+
+    scenario = random_scenario(1001, n_enoses=30, minutes=2 * 1440, n_releases=1)
+    profiles = tmp_path / "profiles"
+    (profiles / "networks").mkdir(parents=True)
+    write_netcdf(simulate(scenario), tmp_path / "streams.nc")
+    write_netcdf(clean_history(scenario, 2 * 1440), tmp_path / "history.nc")
+    by_mba: dict[str, list] = {}
+    for point in scenario.network.emission_points:
+        by_mba.setdefault(point.mba_id, []).append(point)
+    for mba, points in by_mba.items():
+        where = {"lat": points[0].lat, "lon": points[0].lon}
+        sources = [
+            {"id": p.source_id, "kind": p.kind, "location": {"lat": p.lat, "lon": p.lon}}
+            for p in points
+        ]
+        profile = {"id": mba, "name": mba, "operator": "BV", "activity": "chemie"}
+        (profiles / f"{mba}.yaml").write_text(
+            yaml.safe_dump({**profile, "location": where, "sources": sources})
+        )
+    sites = [
+        {"id": s.id, "kind": s.kind, "location": {"lat": s.lat, "lon": s.lon}}
+        for s in scenario.sites
+    ]
+    network = {"id": scenario.network.id, "name": "e-noses", "operator": "DCMR", "sensors": sites}
+    (profiles / "networks" / "enoses.yaml").write_text(yaml.safe_dump(network))
+    return profiles, tmp_path / "streams.nc", tmp_path / "history.nc", scenario
+
+
+def test_detect_finds_an_enose_incident_in_files_when_fitted_on_history(tmp_path: Path):
+    profiles, streams, history, scenario = scenario_files(tmp_path)
+    base = ["detect", "--profiles", str(profiles), "--data", str(streams), "--detector", "enose"]
+
+    unfitted = runner.invoke(app, [*base, "--out", str(tmp_path / "a.jsonl")])
+    fitted = runner.invoke(
+        app, [*base, "--history", str(history), "--out", str(tmp_path / "alerts.jsonl")]
+    )
+
+    assert unfitted.exit_code == 1
+    assert "must be fitted on history" in unfitted.output and "--history" in unfitted.output
+    assert fitted.exit_code == 0, fitted.output
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [a["kind"] for a in alerts] == ["gas_incident"]
+    release = scenario.releases[0]  # type: ignore[attr-defined]
+    assert alerts[0]["candidates"][0]["mba_id"] == release.mba_id

@@ -11,9 +11,14 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.conftest import EXAMPLE_PROFILES, Mosquitto
+from tests.conftest import EXAMPLE_PROFILES, BrokerInfo, Mosquitto
+from vth.demo.network import demo_network, fitted_enose_detector
 from vth.demo.simulator import Publisher, floor_minutes
+from vth.detectors.quality import QualityDetector
+from vth.gateways.topics import TopicTemplate
+from vth.models import load_networks, load_profiles
 from vth.runtime import Service
+from vth.sensing.scenario import senml_packs as scenario_packs
 from vth.settings import Settings
 
 
@@ -129,3 +134,44 @@ def test_vth_serve_app_answers_over_real_http(mosquitto: Mosquitto, tmp_path: Pa
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+def test_enose_release_over_mqtt_becomes_one_gas_incident_with_candidates_in_the_api(
+    mqtt_broker: BrokerInfo, tmp_path: Path
+):
+    """E-nose and weather SenML of a simulated release -> network detectors -> GET /alerts."""
+    settings = settings_for(mqtt_broker.url, tmp_path)
+    profiles = load_profiles(EXAMPLE_PROFILES)
+    networks = load_networks(EXAMPLE_PROFILES / "networks")
+    demo = demo_network(profiles, networks, datetime.now(UTC), ahead=timedelta(minutes=1))
+    service = Service(
+        settings,
+        profiles=profiles,
+        networks=networks,
+        network_detectors=[QualityDetector(), fitted_enose_detector(demo)],
+    )
+    topics = TopicTemplate(settings.topic_template)
+    messages = list(scenario_packs(demo.dataset, topics))
+
+    with TestClient(service.create_app()) as client:
+        publisher = Publisher(mqtt_broker.url, client_id="e2e-enoses")
+        try:
+            publisher.publish(messages)
+        finally:
+            publisher.close()
+        deadline = time.monotonic() + 60
+        incidents: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not incidents:
+            alerts = client.get("/alerts", params={"limit": 1000}).json()
+            incidents = [a for a in alerts if a["kind"] == "gas_incident"]
+            time.sleep(0.5)
+        faults = [a for a in client.get("/alerts").json() if a["kind"] == "sensor_fault"]
+
+    assert len(incidents) == 1, incidents
+    incident = incidents[0]
+    assert incident["detector"] == "enose"
+    assert incident["mba_id"] == "chemie-botlek"
+    assert incident["candidates"][0]["mba_id"] == "chemie-botlek"
+    assert incident["candidates"][0]["reason"]
+    assert "Wind from" in incident["evidence"]["reasoning"]
+    assert [f["sensor_id"] for f in faults] == ["en-rozenburg-w"]

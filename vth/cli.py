@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vth.errors import VthError
-from vth.models import Alert, MbaProfile, ProfileError, load_profiles
+from vth.models import Alert, MbaProfile, ProfileError, SensorNetwork, load_profiles
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -88,24 +88,80 @@ def detect(
     ] = Path("alerts.jsonl"),
     detector: Annotated[
         list[str] | None,
-        typer.Option("--detector", help="Detector name(s); all stream detectors by default."),
+        typer.Option(
+            "--detector",
+            help="Detector name(s); by default all stream detectors and sensor quality control.",
+        ),
+    ] = None,
+    history: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--history",
+            help="Earlier stream file(s) of the same sensors to fit detectors on (e.g. enose).",
+        ),
     ] = None,
 ) -> None:
-    """Run the detectors over stream files and write the alerts as JSON lines."""
-    from vth.pipeline import run_detectors, stream_detectors
+    """Run the detectors over stream files and write the alerts as JSON lines.
+
+    MBA detectors run per MBA with its profile; network detectors (quality, enose) run
+    on the e-noses and weather stations of all MBAs and of the sensor networks in
+    PROFILES/networks together.
+    """
+    from vth.models import load_networks, network_of
+    from vth.pipeline import (
+        network_dataset,
+        network_detectors,
+        run_detectors,
+        run_network_detectors,
+        stream_detectors,
+    )
 
     try:
         profile_map = load_profiles(profiles)
-        detectors = stream_detectors(detector)
+        networks = load_networks(profiles / "networks") if (profiles / "networks").is_dir() else {}
+        mba_detectors = stream_detectors(detector)
+        net_detectors = network_detectors(detector if detector is not None else ["quality"])
         alerts: list[Alert] = []
-        for _path, mba_id, dataset in _streams_with_profiles(data, profile_map):
-            alerts.extend(run_detectors(dataset, profile_map[mba_id], detectors))
+        for _path, mba_id, dataset in _streams_with_profiles(data, profile_map, networks):
+            if mba_id in profile_map:
+                alerts.extend(run_detectors(dataset, profile_map[mba_id], mba_detectors))
+        if net_detectors:
+            registers: dict[str, MbaProfile | SensorNetwork] = {**profile_map, **networks}
+            network = network_of(profile_map, networks)
+            merged = network_dataset(_groups(data, profile_map, networks), registers)
+            unfitted = [d for d in net_detectors if d.requires_fit]
+            if unfitted and not history:
+                names = ", ".join(d.name for d in unfitted)
+                raise _fail(
+                    f"detector(s) {names} must be fitted on history: give --history with "
+                    "earlier stream files of the same sensors"
+                )
+            if unfitted and history:
+                past = network_dataset(_groups(history, profile_map, networks), registers)
+                for d in unfitted:
+                    d.fit(past, network)
+            alerts.extend(run_network_detectors(merged, network, net_detectors))
     except VthError as exc:  # profiles, stream files, detectors: the message says what and where
         raise _fail(str(exc)) from None
     _write_output(alerts_out, "".join(a.model_dump_json() + "\n" for a in alerts))
     _alert_table(alerts, console=err if str(alerts_out) == "-" else out)
     if str(alerts_out) != "-":
         out.print(f"{len(alerts)} alert(s) written to {alerts_out}")
+
+
+def _groups(
+    paths: list[Path], profiles: dict[str, MbaProfile], networks: dict[str, SensorNetwork]
+) -> dict[str, xr.Dataset]:
+    """Per MBA or network, its streams from all ``paths`` joined along time."""
+    import xarray as xr
+
+    parts: dict[str, list[xr.Dataset]] = {}
+    for _path, group, dataset in _streams_with_profiles(paths, profiles, networks, warn=False):
+        parts.setdefault(group, []).append(dataset)
+    return {
+        g: ds[0] if len(ds) == 1 else xr.concat(ds, dim="time", join="outer").sortby("time")
+        for g, ds in parts.items()
+    }
 
 
 @app.command()
@@ -166,21 +222,26 @@ def _write_output(path: Path, text: str) -> None:
 
 
 def _streams_with_profiles(
-    data: list[Path], profiles: dict[str, MbaProfile]
+    data: list[Path],
+    profiles: dict[str, MbaProfile],
+    networks: dict[str, SensorNetwork] | None = None,
+    warn: bool = True,
 ) -> Iterator[tuple[Path, str, xr.Dataset]]:
-    """``(file, mba_id, dataset)`` of each MBA in the stream files that has a profile.
+    """``(file, group, dataset)`` of each MBA (or sensor network) in the stream files.
 
-    MBAs without a profile get a warning and are skipped.
+    Groups without a profile or network file get a warning and are skipped.
     """
     from vth.sensing.io import open_streams
 
+    known = set(profiles) | set(networks or {})
     for path in data:
         for mba_id, dataset in open_streams(path).items():
-            if mba_id not in profiles:
-                err.print(
-                    f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
-                    "its sensors are skipped"
-                )
+            if mba_id not in known:
+                if warn:
+                    err.print(
+                        f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
+                        "its sensors are skipped"
+                    )
                 continue
             yield path, mba_id, dataset
 
