@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -322,7 +323,7 @@ def scenario_files(tmp_path: Path) -> tuple[Path, Path, Path, object]:
     (profiles / "networks").mkdir(parents=True)
     write_netcdf(simulate(scenario), tmp_path / "streams.nc")
     write_netcdf(clean_history(scenario, 2 * 1440), tmp_path / "history.nc")
-    by_mba: dict[str, list] = {}
+    by_mba: dict[str, list[Any]] = {}
     for point in scenario.network.emission_points:
         by_mba.setdefault(point.mba_id, []).append(point)
     for mba, points in by_mba.items():
