@@ -17,7 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from vth.errors import VthError
-from vth.models import Alert, MbaProfile, ProfileError, SensorNetwork, load_profiles
+from vth.models import (
+    Alert,
+    FieldProblem,
+    MbaProfile,
+    ProfileError,
+    SensorNetwork,
+    load_profiles,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -60,9 +67,22 @@ def profiles_validate(
         Path, typer.Argument(help="Directory of profile YAML files (or one file).")
     ],
 ) -> None:
-    """Check every profile; list each invalid field with its path and reason."""
+    """Check every profile (and network file in DIR/networks); list each invalid field."""
+    from vth.models import load_networks
+
+    networks_dir = directory / "networks"
     try:
-        profiles = load_profiles(directory)
+        problems: list[FieldProblem] = []
+        try:
+            profiles = load_profiles(directory)
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+        try:
+            networks = load_networks(networks_dir) if networks_dir.is_dir() else {}
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ProfileError(problems)
     except ProfileError as exc:
         err.print(f"[bold red]{len(exc.problems)} problem(s) found:[/]")
         for problem in exc.problems:
@@ -77,6 +97,12 @@ def profiles_validate(
             p.id, p.name, p.activity, str(len(p.sources)), str(n_limits), str(len(p.sensors))
         )
     out.print(table)
+    for network in networks.values():
+        kinds = [s.kind for s in network.sensors]
+        out.print(
+            f"network {network.id}: {kinds.count('enose')} e-noses, "
+            f"{kinds.count('weather')} weather stations ({network.operator})"
+        )
 
 
 @app.command()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -102,30 +102,37 @@ def load_profiles(directory: Path | str) -> dict[str, MbaProfile]:
     ProfileError
         Listing every invalid field of every file, and duplicate MBA ids.
     """
-    problems: list[FieldProblem] = []
-    profiles: dict[str, MbaProfile] = {}
-    origin: dict[str, Path] = {}
     files = profile_files(directory)
     if not files:
         raise ProfileError.single(directory, "", "no *.yaml or *.yml profiles found")
+    return _load_each(files, load_profile, "MBA id")
+
+
+_Identified = TypeVar("_Identified", MbaProfile, SensorNetwork)
+
+
+def _load_each(
+    files: list[Path], load: Callable[[Path], _Identified], what: str
+) -> dict[str, _Identified]:
+    """Load every file, keyed by id; every problem of every file in one error."""
+    problems: list[FieldProblem] = []
+    loaded: dict[str, _Identified] = {}
+    origin: dict[str, Path] = {}
     for path in files:
         try:
-            profile = load_profile(path)
+            item = load(path)
         except ProfileError as exc:
             problems.extend(exc.problems)
             continue
-        if profile.id in profiles:
-            problems.append(
-                FieldProblem(
-                    str(path), "id", f"MBA id {profile.id!r} is also used by {origin[profile.id]}"
-                )
-            )
+        if item.id in loaded:
+            reason = f"{what} {item.id!r} is also used by {origin[item.id]}"
+            problems.append(FieldProblem(str(path), "id", reason))
             continue
-        profiles[profile.id] = profile
-        origin[profile.id] = path
+        loaded[item.id] = item
+        origin[item.id] = path
     if problems:
         raise ProfileError(problems)
-    return profiles
+    return loaded
 
 
 def load_network(path: Path | str) -> SensorNetwork:
@@ -154,20 +161,4 @@ def load_networks(directory: Path | str) -> dict[str, SensorNetwork]:
     ProfileError
         Listing every invalid field of every file, and duplicate network ids.
     """
-    problems: list[FieldProblem] = []
-    networks: dict[str, SensorNetwork] = {}
-    for path in profile_files(directory):
-        try:
-            network = load_network(path)
-        except ProfileError as exc:
-            problems.extend(exc.problems)
-            continue
-        if network.id in networks:
-            problems.append(
-                FieldProblem(str(path), "id", f"network id {network.id!r} is used twice")
-            )
-            continue
-        networks[network.id] = network
-    if problems:
-        raise ProfileError(problems)
-    return networks
+    return _load_each(profile_files(directory), load_network, "network id")
