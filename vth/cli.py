@@ -7,7 +7,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -148,13 +148,14 @@ def detect(
         mba_detectors = stream_detectors(detector)
         net_detectors = network_detectors(detector if detector is not None else ["quality"])
         alerts: list[Alert] = []
-        for _path, mba_id, dataset in _streams_with_profiles(data, profile_map, networks):
+        streams = list(_streams_with_profiles(data, profile_map, networks))  # read once
+        for _path, mba_id, dataset in streams:
             if mba_id in profile_map:
                 alerts.extend(run_detectors(dataset, profile_map[mba_id], mba_detectors))
         if net_detectors:
             registers: dict[str, MbaProfile | SensorNetwork] = {**profile_map, **networks}
             network = network_of(profile_map, networks)
-            merged = network_dataset(_groups(data, profile_map, networks), registers)
+            merged = network_dataset(_groups(streams), registers)
             unfitted = [d for d in net_detectors if d.requires_fit]
             if unfitted and not history:
                 names = ", ".join(d.name for d in unfitted)
@@ -163,7 +164,8 @@ def detect(
                     "earlier stream files of the same sensors"
                 )
             if unfitted and history:
-                past = network_dataset(_groups(history, profile_map, networks), registers)
+                past_streams = _streams_with_profiles(history, profile_map, networks)
+                past = network_dataset(_groups(past_streams), registers)
                 for d in unfitted:
                     d.fit(past, network)
             alerts.extend(run_network_detectors(merged, network, net_detectors))
@@ -175,14 +177,12 @@ def detect(
         out.print(f"{len(alerts)} alert(s) written to {alerts_out}")
 
 
-def _groups(
-    paths: list[Path], profiles: dict[str, MbaProfile], networks: dict[str, SensorNetwork]
-) -> dict[str, xr.Dataset]:
-    """Per MBA or network, its streams from all ``paths`` joined along time."""
+def _groups(streams: Iterable[tuple[Path, str, xr.Dataset]]) -> dict[str, xr.Dataset]:
+    """Per MBA or network, its streams from all files joined along time."""
     import xarray as xr
 
     parts: dict[str, list[xr.Dataset]] = {}
-    for _path, group, dataset in _streams_with_profiles(paths, profiles, networks, warn=False):
+    for _path, group, dataset in streams:
         parts.setdefault(group, []).append(dataset)
     return {
         g: ds[0] if len(ds) == 1 else xr.concat(ds, dim="time", join="outer").sortby("time")
@@ -251,7 +251,6 @@ def _streams_with_profiles(
     data: list[Path],
     profiles: dict[str, MbaProfile],
     networks: dict[str, SensorNetwork] | None = None,
-    warn: bool = True,
 ) -> Iterator[tuple[Path, str, xr.Dataset]]:
     """``(file, group, dataset)`` of each MBA (or sensor network) in the stream files.
 
@@ -263,11 +262,10 @@ def _streams_with_profiles(
     for path in data:
         for mba_id, dataset in open_streams(path).items():
             if mba_id not in known:
-                if warn:
-                    err.print(
-                        f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
-                        "its sensors are skipped"
-                    )
+                err.print(
+                    f"[yellow]warning:[/] {path}: no profile for MBA {mba_id!r}; "
+                    "its sensors are skipped"
+                )
                 continue
             yield path, mba_id, dataset
 

@@ -83,3 +83,12 @@ def test_profiles_validate_also_checks_the_network_files():
 
     assert result.exit_code == 0, result.output
     assert "network dcmr-enose-rijnmond:" in result.output
+
+
+def test_a_sensor_id_used_twice_in_a_network_names_the_field(tmp_path: Path):
+    sensor = "{id: en-1, kind: enose, location: {lat: 51.9, lon: 4.3}}"
+    (tmp_path / "n.yaml").write_text(
+        f"id: net\nname: n\noperator: o\nsensors:\n  - {sensor}\n  - {sensor}\n"
+    )
+    with pytest.raises(ProfileError, match=r"sensors\[1\]\.id: duplicate sensor id\(s\): en-1"):
+        load_networks(tmp_path)

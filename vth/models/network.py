@@ -13,7 +13,14 @@ from collections.abc import Iterable
 
 from pydantic import Field, model_validator
 
-from vth.models.profile import Identifier, MbaProfile, Sensor, Source, _Model
+from vth.models.profile import (
+    Identifier,
+    MbaProfile,
+    Sensor,
+    Source,
+    _Model,
+    reference_problems,
+)
 from vth.sensing.network import EmissionPoint, Network
 
 
@@ -27,13 +34,14 @@ class SensorNetwork(_Model):
 
     @model_validator(mode="after")
     def _unique_located_sensors(self) -> SensorNetwork:
-        seen: set[str] = set()
-        for i, sensor in enumerate(self.sensors):
-            if sensor.id in seen:
-                raise ValueError(f"sensors[{i}]: sensor id {sensor.id!r} is used twice")
-            if sensor.location is None:
-                raise ValueError(f"sensors[{i}]: network sensor {sensor.id!r} needs a location")
-            seen.add(sensor.id)
+        problems = reference_problems({"sensors": [{"id": s.id} for s in self.sensors]})
+        problems += [
+            (f"sensors[{i}].location", f"network sensor {s.id!r} needs a location")
+            for i, s in enumerate(self.sensors)
+            if s.location is None
+        ]
+        if problems:
+            raise ValueError("; ".join(f"{path}: {reason}" for path, reason in problems))
         return self
 
     def sensor(self, sensor_id: str) -> Sensor | None:

@@ -43,11 +43,26 @@ def mark_runs(
     return result
 
 
-def long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
-    """Only the runs of True that last at least ``min_length`` samples."""
+def long_run_bounds(mask: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`run_bounds`, only the runs that last at least ``min_length`` samples."""
     rows, starts, stops = run_bounds(mask)
     keep = stops - starts >= min_length
-    return mark_runs(np.shape(mask), rows[keep], starts[keep], stops[keep])
+    return rows[keep], starts[keep], stops[keep]
+
+
+def long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
+    """Only the runs of True that last at least ``min_length`` samples."""
+    return mark_runs(np.shape(mask), *long_run_bounds(mask, min_length))
+
+
+def run_counts(
+    mask: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> np.ndarray:
+    """How many True samples of ``mask`` each run ``(row, start, stop)`` covers."""
+    cum = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int64)
+    np.cumsum(mask, axis=1, out=cum[:, 1:])
+    result: np.ndarray = cum[rows, stops] - cum[rows, starts]
+    return result
 
 
 def close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:

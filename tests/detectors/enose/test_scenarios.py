@@ -107,3 +107,15 @@ def test_detecting_again_on_more_data_keeps_the_incident_identity():
     assert whole and partial
     assert partial[0].key == whole[0].key
     assert partial[0].start == whole[0].start
+
+
+def test_fitting_leaves_the_given_quality_detector_unfitted():
+    scenario = random_scenario(5, n_enoses=9, minutes=1440, n_releases=0)
+    quality = QualityDetector(drift_limit=0.5)
+
+    detector = EnoseIncidentDetector(quality=quality).fit(
+        clean_history(scenario, 1440), scenario.network
+    )
+
+    assert not hasattr(quality, "is_fitted_")
+    assert detector.quality_ is not quality and detector.quality_.drift_limit == 0.5

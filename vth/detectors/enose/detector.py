@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from sklearn.base import clone
 
 from vth import __version__
 from vth.detectors.base import NetworkDetector
@@ -24,6 +26,7 @@ from vth.detectors.enose.features import (
     common_mode_gain,
     deviations,
     log_resistance,
+    without_common_mode,
 )
 from vth.detectors.enose.incidents import Alarms, alarm_runs, group_alarms
 from vth.detectors.enose.scoring import (
@@ -149,11 +152,9 @@ class EnoseIncidentDetector(NetworkDetector):
 
     # -- fitting ---------------------------------------------------------------------
 
-    def _quality(self) -> QualityDetector:
-        return self.quality if self.quality is not None else QualityDetector()
-
     def _fit(self, dataset: xr.Dataset, network: Network | None) -> None:
-        quality = self._quality()
+        # a clone: fitting must not change the parameter it was given (scikit-learn)
+        quality = clone(self.quality) if self.quality is not None else QualityDetector()
         ds = quality.select(dataset)
         quality.fit(ds)
         enoses = _enoses(ds)
@@ -167,8 +168,9 @@ class EnoseIncidentDetector(NetworkDetector):
         z = self._deviations(enoses, channels, unusable)
         gain = np.zeros((z.shape[0], z.shape[2]), dtype=np.float32)
         if z.shape[0] >= self.min_common_sensors:
-            gain = common_mode_gain(z, common_mode(z, self.min_common_sensors))
-            z = self._corrected(z, gain)
+            common = common_mode(z, self.min_common_sensors)
+            gain = common_mode_gain(z, common)
+            z = without_common_mode(z, gain, common)
         robust = fit_robust(z, self.max_fit_samples, self.min_fit_samples, self.random_state)
         scores = mahalanobis_squared(z, robust)
         thresholds = calibrate_thresholds(
@@ -189,9 +191,7 @@ class EnoseIncidentDetector(NetworkDetector):
         """``z`` minus each e-nose's share of the network's common mode."""
         if z.shape[0] < self.min_common_sensors:
             return z
-        common = common_mode(z, self.min_common_sensors)
-        corrected: np.ndarray = z - gain[:, None, :].astype(np.float32) * common[None, :, :]
-        return corrected
+        return without_common_mode(z, gain, common_mode(z, self.min_common_sensors))
 
     def _deviations(
         self, enoses: xr.Dataset, channels: list[str], unusable: np.ndarray
@@ -208,7 +208,7 @@ class EnoseIncidentDetector(NetworkDetector):
         threshold) and ``alarm`` (part of an alarm run).
         """
         self._check_fitted()
-        ds = self._quality().select(dataset)
+        ds = self.quality_.select(dataset)
         scored = self._score(ds)
         return xr.Dataset(
             {
@@ -230,8 +230,7 @@ class EnoseIncidentDetector(NetworkDetector):
         rows = rows.astype(np.intp)
         enoses = ds.isel(sensor=rows)
         fitted_rows = np.array([known[s] for s in ids[rows]], dtype=np.intp)
-        assessment = self.quality_.assess(ds)
-        unusable = assessment.unusable[rows]
+        unusable = self.quality_.assess(ds).unusable[rows]
         z = self._corrected(
             self._deviations(enoses, self.channels_, unusable), self.common_gain_[fitted_rows]
         )
@@ -243,10 +242,10 @@ class EnoseIncidentDetector(NetworkDetector):
         ratio = scores / thresholds[:, None]
         alarm = alarm_mask(scores, thresholds, self.min_duration)
         unfitted = [s for i, s in enumerate(ids) if kinds[i] == "enose" and s not in known]
-        return _Scored(enoses, z, scores, ratio, alarm, unfitted, assessment.unusable)
+        return _Scored(enoses, z, scores, ratio, alarm, unfitted)
 
     def _detect(self, dataset: xr.Dataset, network: Network) -> list[Detection]:
-        ds = self._quality().select(dataset)
+        ds = self.quality_.select(dataset)
         if ds.sizes["time"] == 0 or not (ds["kind"].values.astype(str) == "enose").any():
             return []
         scored = self._score(ds)
@@ -412,26 +411,16 @@ class EnoseIncidentDetector(NetworkDetector):
         )
 
 
+@dataclass(frozen=True)
 class _Scored:
-    """Scores of the fitted e-noses of one dataset."""
+    """Scores of the fitted e-noses of one dataset, ``(sensor, time)``."""
 
-    def __init__(
-        self,
-        enoses: xr.Dataset,
-        z: np.ndarray,
-        scores: np.ndarray,
-        ratio: np.ndarray,
-        alarm: np.ndarray,
-        unfitted: list[str],
-        unusable: np.ndarray,
-    ) -> None:
-        self.enoses = enoses
-        self.z = z
-        self.scores = scores
-        self.ratio = ratio
-        self.alarm = alarm
-        self.unfitted = unfitted
-        self.unusable = unusable
+    enoses: xr.Dataset
+    z: np.ndarray
+    scores: np.ndarray
+    ratio: np.ndarray
+    alarm: np.ndarray
+    unfitted: list[str]
 
 
 class _Incident:

@@ -185,9 +185,8 @@ def evaluate(
     from sklearn.base import clone
 
     template = detector if detector is not None else EnoseIncidentDetector()
-    pooled = Evaluation(0)
     releases: list[ReleaseOutcome] = []
-    false = faulty = 0
+    scenarios = false = faulty = 0
     days = 0.0
     for seed in seeds:
         scenario = random_scenario(seed, **scenario_options)
@@ -198,4 +197,5 @@ def evaluate(
         false += scored.false_incidents
         faulty += scored.fault_incidents
         days += scored.days
-    return Evaluation(len(list(seeds)), releases, false, faulty, days) if seeds else pooled
+        scenarios += 1
+    return Evaluation(scenarios, releases, false, faulty, days)

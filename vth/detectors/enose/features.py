@@ -73,3 +73,9 @@ def common_mode_gain(z: np.ndarray, common: np.ndarray) -> np.ndarray:
         gain = np.where(den > 0, num / den, 0.0)
     result: np.ndarray = np.clip(gain, 0.0, 3.0)
     return result
+
+
+def without_common_mode(z: np.ndarray, gain: np.ndarray, common: np.ndarray) -> np.ndarray:
+    """``z`` minus each e-nose's ``gain`` (sensor, channel) times the ``common`` mode."""
+    corrected: np.ndarray = z - gain[:, None, :].astype(np.float32) * common[None, :, :]
+    return corrected

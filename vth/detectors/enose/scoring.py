@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 from sklearn.covariance import LedoitWolf, MinCovDet
 
-from vth.sensing.masks import mark_runs, run_bounds
+from vth.sensing.masks import long_run_bounds, long_runs
 
 MINUTES_PER_MONTH = 30.44 * 1440
 #: Quantiles of the history's scores tried as thresholds for the tail fit.
@@ -78,22 +78,21 @@ def mahalanobis_squared(z: np.ndarray, fit: RobustFit) -> np.ndarray:
     return result
 
 
+def _above(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        above: np.ndarray = scores > thresholds[:, None]
+    return above
+
+
 def alarm_mask(scores: np.ndarray, thresholds: np.ndarray, min_duration: int) -> np.ndarray:
     """True on runs of at least ``min_duration`` minutes with the score above the threshold."""
-    with np.errstate(invalid="ignore"):
-        above = scores > thresholds[:, None]
-    rows, starts, stops = run_bounds(above)
-    keep = stops - starts >= min_duration
-    return mark_runs(scores.shape, rows[keep], starts[keep], stops[keep])
+    return long_runs(_above(scores, thresholds), min_duration)
 
 
 def alarm_counts(scores: np.ndarray, thresholds: np.ndarray, min_duration: int) -> np.ndarray:
     """Per sensor, the number of alarms (runs of >= ``min_duration`` above threshold)."""
-    with np.errstate(invalid="ignore"):
-        above = scores > thresholds[:, None]
-    rows, starts, stops = run_bounds(above)
-    keep = stops - starts >= min_duration
-    return np.bincount(rows[keep], minlength=scores.shape[0])
+    rows, _, _ = long_run_bounds(_above(scores, thresholds), min_duration)
+    return np.bincount(rows, minlength=scores.shape[0])
 
 
 def calibrate_thresholds(

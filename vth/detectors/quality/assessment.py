@@ -14,7 +14,7 @@ from vth.detectors.quality.flags import (
     QcSettings,
     quality_flags,
 )
-from vth.sensing.masks import close_gaps, long_runs, mark_runs, run_bounds
+from vth.sensing.masks import close_gaps, long_runs, mark_runs, run_bounds, run_counts
 
 #: Flags that make a sensor faulty while they last.
 FAULTY = QcFlag.OUT_OF_RANGE | QcFlag.FLATLINE | QcFlag.DRIFT
@@ -98,9 +98,7 @@ def assess_quality(
 def _spike_bursts(spikes: np.ndarray, min_spikes: int) -> np.ndarray:
     joined = close_gaps(spikes, 60)
     rows, starts, stops = run_bounds(joined)
-    cum = np.zeros((spikes.shape[0], spikes.shape[1] + 1), dtype=np.int64)
-    np.cumsum(spikes, axis=1, out=cum[:, 1:])
-    keep = cum[rows, stops] - cum[rows, starts] >= min_spikes
+    keep = run_counts(spikes, rows, starts, stops) >= min_spikes
     return mark_runs(spikes.shape, rows[keep], starts[keep], stops[keep])
 
 

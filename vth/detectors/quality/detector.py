@@ -11,7 +11,12 @@ import xarray as xr
 from vth import __version__
 from vth.detectors.base import NetworkDetector
 from vth.detectors.compliance.detections import utc
-from vth.detectors.quality.assessment import FaultLimits, QualityAssessment, assess_quality
+from vth.detectors.quality.assessment import (
+    FaultLimits,
+    QualityAssessment,
+    SensorFault,
+    assess_quality,
+)
 from vth.detectors.quality.flags import DEFAULT_RULES, QcSettings
 from vth.detectors.registry import register
 from vth.models.detection import Detection, Severity
@@ -131,13 +136,13 @@ class QualityDetector(NetworkDetector):
 
 
 def fault_detection(
-    ds: xr.Dataset, fault: Any, detector: str, parameters: dict[str, Any]
+    ds: xr.Dataset, fault: SensorFault, detector: str, parameters: dict[str, Any]
 ) -> Detection:
     """A ``sensor_fault`` detection of one fault of ``ds``."""
     times = ds["time"].values
     sensor = str(ds["sensor"].values[fault.sensor])
     minutes = fault.stop - fault.start
-    main = max(fault.flags, key=fault.flags.get) if fault.flags else "gap"
+    main = max(fault.flags, key=lambda flag: fault.flags[flag]) if fault.flags else "gap"
     reason = (
         f"{sensor}: {_DESCRIPTIONS.get(main, main)} on {', '.join(fault.variables) or 'all'} "
         f"for {minutes} min; its samples are excluded from gas detection"

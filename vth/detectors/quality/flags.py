@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from vth.sensing.baseline import block_means, trailing_baseline
-from vth.sensing.masks import long_runs, mark_runs, run_bounds
+from vth.sensing.masks import long_runs, mark_runs, run_bounds, run_counts
 from vth.sensing.streams import DIMS
 
 
@@ -224,19 +224,9 @@ def _drift(level: np.ndarray, settings: QcSettings, reference: np.ndarray | None
     rows, starts, stops = run_bounds(away)
     if len(rows) == 0:
         return np.zeros(level.shape, dtype=bool)
-    keep = _row_hits(drifted, rows, starts, stops) > 0
+    keep = run_counts(drifted, rows, starts, stops) > 0
     hours_flagged = mark_runs(hourly.shape, rows[keep], starts[keep], stops[keep])
     result: np.ndarray = np.repeat(hours_flagged, 60, axis=1)[:, :n]
-    return result
-
-
-def _row_hits(
-    mask: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray
-) -> np.ndarray:
-    """How many True samples of ``mask`` each run (row, start, stop) covers."""
-    cum = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int64)
-    np.cumsum(mask, axis=1, out=cum[:, 1:])
-    result: np.ndarray = cum[rows, stops] - cum[rows, starts]
     return result
 
 
