@@ -1,6 +1,6 @@
 """Vectorised detectors, registered by name; each compares data with the MBA profile."""
 
-from vth.detectors.base import BaseDetector, Detector, NetworkDetector
+from vth.detectors.base import BaseDetector, Detector, NetworkDetector, RasterDetector
 from vth.detectors.errors import DetectorError, NotFittedError, UnknownDetectorError
 from vth.detectors.registry import create, get, names, register
 
@@ -10,6 +10,7 @@ __all__ = [
     "DetectorError",
     "NetworkDetector",
     "NotFittedError",
+    "RasterDetector",
     "UnknownDetectorError",
     "create",
     "get",

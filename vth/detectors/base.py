@@ -12,7 +12,9 @@ Two scopes:
 - :class:`NetworkDetector` runs on the sensors of a whole network (e-noses and weather
   stations of many MBAs and public networks) against a
   :class:`~vth.sensing.network.Network` of candidate emission points (gas incidents
-  with source attribution, sensor quality control).
+  with source attribution, sensor quality control);
+- :class:`RasterDetector` runs on one image (``(band, y, x)`` scene with a CRS) of an
+  MBA's area against its permitted heat sources and methane (heat anomalies, plumes).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vth.models.detection import AlertKind, Detection
 from vth.models.profile import MbaProfile
 from vth.sensing.network import Network
 
-Scope = Literal["mba", "network"]
+Scope = Literal["mba", "network", "raster"]
 
 
 class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
@@ -135,3 +137,38 @@ class NetworkDetector(BaseDetector):
     @abstractmethod
     def _detect(self, dataset: xr.Dataset, network: Network) -> list[Detection]:
         """Find detections in the network's dataset; each detector writes this."""
+
+
+class RasterDetector(BaseDetector):
+    """Base class of the detectors that judge one image of an MBA's area against its profile.
+
+    ``detect`` takes a scene, an :class:`xarray.DataArray` ``(band, y, x)`` with a
+    projected CRS (see :mod:`vth.sensing.rasters`), cut around one MBA. Detections of
+    things within the permit (a permitted flare at its usual temperature) have
+    ``within_permit=True``: they are recorded, not alerted. ``fit`` may learn from a
+    reference scene of the same area (e.g. a plume-free date for methane).
+    """
+
+    scope: ClassVar[Scope] = "raster"
+
+    def fit(self, scene: xr.DataArray | None = None, profile: MbaProfile | None = None) -> Self:
+        """Learn from a reference scene (a no-op for detectors without one); returns ``self``."""
+        self._fit(scene, profile)
+        self.is_fitted_ = True
+        return self
+
+    def detect(self, scene: xr.DataArray, profile: MbaProfile) -> list[Detection]:
+        """Run on one scene of the MBA's area against its permitted profile."""
+        self._check_fitted()
+        return self._detect(scene, profile)
+
+    def fit_detect(self, scene: xr.DataArray, profile: MbaProfile) -> list[Detection]:
+        """Fit on the scene, then detect on it."""
+        return self.fit(scene, profile).detect(scene, profile)
+
+    def _fit(self, scene: xr.DataArray | None, profile: MbaProfile | None) -> None:
+        """Learn state from a reference scene; detectors without one keep this no-op."""
+
+    @abstractmethod
+    def _detect(self, scene: xr.DataArray, profile: MbaProfile) -> list[Detection]:
+        """Find detections in one scene; each detector writes this."""

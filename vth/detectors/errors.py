@@ -20,3 +20,7 @@ class UnknownDetectorError(DetectorError, KeyError):
 
 class PeriodError(DetectorError, ValueError):
     """A report period that cannot be read."""
+
+
+class DetectorConfigError(DetectorError, ValueError):
+    """A detector's parameters are invalid (e.g. an even window size)."""

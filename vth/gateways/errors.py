@@ -17,3 +17,7 @@ class TopicError(GatewayError):
 
 class BrokerError(GatewayError):
     """The MQTT broker cannot be started or reached."""
+
+
+class RasterDecodeError(DecodeError):
+    """A raster message or file cannot be read: corrupt GeoTIFF, bad STAC item, no bands."""

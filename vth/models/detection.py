@@ -62,6 +62,13 @@ class Detection(BaseModel):
             "arrives."
         ),
     )
+    within_permit: bool = Field(
+        default=False,
+        description=(
+            "Seen and within the permit (e.g. a permitted flare below its maximum "
+            "temperature): recorded, not alerted."
+        ),
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)
 
     _utc = field_validator("start", "end")(as_utc)

@@ -17,3 +17,7 @@ class StreamFormatError(SensingError):
 
 class ReferenceConditionError(SensingError):
     """Values cannot be brought to reference conditions (e.g. O2 is missing)."""
+
+
+class RasterError(SensingError):
+    """A raster scene is unusable: no CRS, missing bands, no time, outside the grid."""
