@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,14 +20,16 @@ from fastapi import FastAPI
 
 from vth.api.app import create_app
 from vth.api.store import AlertStore
-from vth.detectors import Detector, NetworkDetector
+from vth.detectors import Detector, NetworkDetector, RasterDetector
 from vth.errors import VthError
 from vth.gateways.broker import EmbeddedBroker
 from vth.gateways.journal import Journal
 from vth.gateways.mqtt import Ingestor, MqttGateway
 from vth.gateways.quarantine import Quarantine
+from vth.gateways.raster_ingest import RasterIngestor, RasterTopic
 from vth.gateways.topics import TopicTemplate
 from vth.models import Alert, MbaProfile, SensorNetwork, load_networks, load_profiles, network_of
+from vth.models.detection import Detection
 from vth.pipeline import (
     network_dataset,
     run_detectors,
@@ -34,7 +37,11 @@ from vth.pipeline import (
     stream_detectors,
 )
 from vth.pipeline import network_detectors as default_network_detectors
+from vth.raster_pipeline import mba_regions, run_raster_detectors
+from vth.raster_pipeline import raster_detectors as default_raster_detectors
 from vth.sensing.buffer import StreamBuffer
+from vth.sensing.rasters import has_bands
+from vth.sensing.scene_inbox import Delivery, SceneInbox
 from vth.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +108,8 @@ class Service:
         registered ones when None. Unfitted ones fit themselves on the buffer once it
         holds ``settings.network_fit_history_h`` hours and refit every
         ``settings.network_refit_h`` hours.
+    raster_detectors
+        Detectors of images (heat, methane); all registered ones when None.
     """
 
     def __init__(
@@ -111,6 +120,7 @@ class Service:
         detectors: list[str] | None = None,
         networks: dict[str, SensorNetwork] | None = None,
         network_detectors: list[NetworkDetector] | None = None,
+        raster_detectors: list[RasterDetector] | None = None,
     ) -> None:
         self.settings = settings
         self.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
@@ -131,12 +141,30 @@ class Service:
         self.buffer = StreamBuffer()
         self.quarantine = Quarantine(settings.quarantine_path)
         self.topics = TopicTemplate(settings.topic_template)
+        self.raster_detectors = (
+            raster_detectors if raster_detectors is not None else default_raster_detectors()
+        )
+        self.scenes = SceneInbox(settings.raster_spool_dir)
+        self.raster_ingestor = RasterIngestor(
+            self.scenes,
+            self.quarantine,
+            mba_regions(self.profiles),
+            RasterTopic(settings.raster_topic_template),
+            crs=settings.local_crs,
+            max_bytes=settings.raster_max_bytes,
+            band_roles=settings.raster_band_roles,
+        )
+        #: Latest scene without a plume per (MBA, platform): the MBMP reference.
+        self.references: dict[tuple[str, str], Any] = {}
+        self.recent_scenes: deque[dict[str, Any]] = deque(maxlen=50)
+        self.records = 0
         self.ingestor = Ingestor(
             self.buffer,
             self.quarantine,
             self.topics,
             known_mba_ids=[*self.profiles, *self.networks],
             max_future_s=settings.max_future_s,
+            rasters=self.raster_ingestor,
         )
         self.journal = Journal(settings.journal_path) if settings.journal_path else None
         self.broker: EmbeddedBroker | None = None
@@ -175,6 +203,7 @@ class Service:
             journal=self.journal,
         )
         self.gateway.replay_journal()
+        self.raster_ingestor.replay_spool()
         self.gateway.start(wait=10.0)
         self._stop.clear()
         self._loop = threading.Thread(
@@ -213,13 +242,70 @@ class Service:
             merged = network_dataset(datasets, {**self.profiles, **self.networks})
             ready = self._fitted_network_detectors(merged, errors)
             alerts.extend(run_network_detectors(merged, self.network, ready, errors))
+        deliveries = self.scenes.take()
+        for delivery in deliveries:
+            alerts.extend(self._judge(delivery, datasets, errors))
         new = self.store.upsert_many(alerts)
+        for delivery in deliveries:  # judged and stored: the spooled image can go
+            self.scenes.done(delivery)
         self.detection_runs += 1
         self.alerts_created += new
         self.last_errors = errors
         for error in errors:
             log.error("detection: %s", error)
         return new
+
+    def _judge(
+        self, delivery: Delivery, datasets: dict[str, Any], errors: list[str]
+    ) -> list[Alert]:
+        """Run the raster detectors on the scenes of one image, per MBA it covers."""
+        alerts: list[Alert] = []
+        records: list[Detection] = []
+        for mba_id, scene in delivery.scenes.items():
+            profile = self.profiles.get(mba_id)
+            if profile is None:
+                continue
+            platform = str(scene.attrs.get("platform", "unknown"))
+            reference = self.references.get((mba_id, platform))
+            outcome = run_raster_detectors(
+                scene,
+                profile,
+                self.raster_detectors,
+                references={"methane": reference} if reference is not None else None,
+                streams=datasets.get(mba_id),
+            )
+            errors.extend(outcome.errors)
+            alerts.extend(outcome.alerts)
+            records.extend(outcome.records)
+            if outcome.clean.get("methane") and has_bands(scene, ["swir16", "swir22"]):
+                self.references[(mba_id, platform)] = scene
+            self.recent_scenes.append(
+                {
+                    "mba_id": mba_id,
+                    "scene_id": scene.attrs.get("scene_id"),
+                    "platform": platform,
+                    "time": scene.attrs.get("time"),
+                    "bands": [str(b) for b in scene["band"].values],
+                    "alerts": len(outcome.alerts),
+                    "records": [
+                        {"kind": r.kind, "source_id": r.source_id, "value": r.value, "unit": r.unit}
+                        for r in outcome.records
+                    ],
+                }
+            )
+        self._write_records(records)
+        return alerts
+
+    def _write_records(self, records: list[Detection]) -> None:
+        self.records += len(records)
+        path = self.settings.records_path
+        if not records or path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            for record in records:
+                evidence = {k: v for k, v in record.evidence.items() if k != "quicklook_png"}
+                f.write(record.model_copy(update={"evidence": evidence}).model_dump_json() + "\n")
 
     def _fitted_network_detectors(self, merged: Any, errors: list[str]) -> list[NetworkDetector]:
         """The network detectors ready to run, fitting self-fitted ones when due."""
@@ -280,6 +366,16 @@ class Service:
             "quarantined": stats.quarantined,
             "detection_runs": self.detection_runs,
             "detection_errors": self.last_errors[:10],
+            "rasters": {
+                "messages": self.raster_ingestor.stats.messages,
+                "scenes": self.raster_ingestor.stats.scenes,
+                "quarantined": self.raster_ingestor.stats.quarantined,
+                "outside_mbas": self.raster_ingestor.stats.outside,
+                "pending": len(self.scenes),
+                "records": self.records,
+                "detectors": [d.name for d in self.raster_detectors],
+                "recent": list(self.recent_scenes)[-10:],
+            },
             "network": {
                 "id": self.network.id,
                 "networks": sorted(self.networks),

@@ -62,6 +62,38 @@ class Settings(BaseSettings):
     embedded_broker_port: int = Field(
         default=1883, ge=0, le=65535, description="0 picks a free port."
     )
+    raster_topic_template: str = Field(
+        default="vth/rasters/{platform}",
+        description="Topics of satellite and drone images (GeoTIFF bytes or STAC Items).",
+    )
+    local_crs: str = Field(
+        default="EPSG:28992",
+        description="Local grid images are reprojected to before detection (RD New).",
+    )
+    raster_spool_dir: Path | None = Field(
+        default=Path("var/rasters"),
+        description=(
+            "Images are kept here from receipt until detection has run on them, and "
+            "replayed after a restart; unset: memory only."
+        ),
+    )
+    raster_max_bytes: int = Field(
+        default=256 * 2**20, gt=0, description="Larger image messages are quarantined unread."
+    )
+    raster_band_roles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Per platform (the topic's last level), the band roles of images that do not "
+            'name their bands, e.g. {"drone-7": ["thermal"]}.'
+        ),
+    )
+    records_path: Path | None = Field(
+        default=Path("var/records.jsonl"),
+        description=(
+            "JSON lines of what images showed within the permit (permitted flares, "
+            "plumes below the permitted rate): recorded, not alerted; unset: not kept."
+        ),
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     detect_interval_s: float = Field(default=5.0, gt=0)
@@ -89,6 +121,13 @@ class Settings(BaseSettings):
     def _template(cls, value: str) -> str:
         if "{mba_id}" not in value or "{sensor_id}" not in value:
             raise ValueError("topic_template must contain {mba_id} and {sensor_id}")
+        return value
+
+    @field_validator("raster_topic_template")
+    @classmethod
+    def _raster_template(cls, value: str) -> str:
+        if value.count("{platform}") != 1:
+            raise ValueError("raster_topic_template must contain {platform} once")
         return value
 
     @classmethod

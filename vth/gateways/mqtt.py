@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import topic_matches_sub
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -30,6 +31,7 @@ from vth.gateways.decoding import decode_payload
 from vth.gateways.errors import BrokerError, DecodeError, TopicError
 from vth.gateways.journal import Journal
 from vth.gateways.quarantine import Quarantine
+from vth.gateways.raster_ingest import RasterIngestor
 from vth.gateways.topics import TopicTemplate
 from vth.sensing.buffer import StreamBuffer
 
@@ -66,6 +68,8 @@ class IngestOutcome:
     accepted: int = 0
     duplicates: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Whether to journal it when accepted (rasters are spooled by the scene inbox instead).
+    journal: bool = True
 
 
 @dataclass
@@ -96,6 +100,9 @@ class Ingestor:
         When given, messages for other MBAs are quarantined (no profile, no detection).
     max_future_s
         Readings stamped further ahead of the gateway clock are refused.
+    rasters
+        Takes the messages on raster topics (images); None: raster topics are treated
+        like any other topic.
     """
 
     def __init__(
@@ -105,7 +112,9 @@ class Ingestor:
         topics: TopicTemplate,
         known_mba_ids: Collection[str] | None = None,
         max_future_s: float = 300.0,
+        rasters: RasterIngestor | None = None,
     ) -> None:
+        self.rasters = rasters
         self.buffer = buffer
         self.quarantine = quarantine
         self.topics = topics
@@ -120,6 +129,10 @@ class Ingestor:
         outcome = IngestOutcome()
         self.stats.messages += 1
         self.stats.last_message_at = time.time()
+        if self.rasters is not None and self.rasters.matches(topic):
+            outcome.accepted = self.rasters.ingest(topic, payload, now_ns)
+            outcome.journal = False
+            return outcome
         try:
             mba_id, sensor_id = self.topics.parse(topic)
             if self.known_mba_ids is not None and mba_id not in self.known_mba_ids:
@@ -191,6 +204,12 @@ class MqttGateway:
         self.qos = qos
         self.journal = journal
         self.subscription = subscription or ingestor.topics.subscription
+        self.subscriptions = [self.subscription]
+        rasters = ingestor.rasters
+        if rasters is not None and not topic_matches_sub(
+            self.subscription, rasters.topic.format("probe")
+        ):  # a second filter only when the stream filter does not already cover rasters
+            self.subscriptions.append(rasters.topic.subscription)
         self.clock = clock
         self._queue: queue.Queue[tuple[int, int, str, bytes, int] | None] = queue.Queue(
             maxsize=100_000
@@ -284,7 +303,7 @@ class MqttGateway:
         if reason.is_failure:
             log.error("MQTT connect refused: %s", reason)
             return
-        client.subscribe(self.subscription, qos=self.qos)
+        client.subscribe([(s, self.qos) for s in self.subscriptions])
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
@@ -348,7 +367,7 @@ class MqttGateway:
                 log.exception("unexpected error ingesting a message on %s", topic)
                 self.ingestor.quarantine.put(topic, payload, f"internal error: {exc!r}")
                 continue
-            if outcome.accepted:
+            if outcome.accepted and outcome.journal:
                 accepted.append((received_ns, topic, payload))
         if self.journal is not None:
             self.journal.append(accepted)
