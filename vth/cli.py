@@ -19,6 +19,7 @@ from rich.table import Table
 from vth.errors import VthError
 from vth.models import (
     Alert,
+    Detection,
     FieldProblem,
     MbaProfile,
     ProfileError,
@@ -41,6 +42,16 @@ app.add_typer(profiles_app, name="profiles")
 ProfilesOption = Annotated[Path, typer.Option("--profiles", help="Directory of MBA profiles.")]
 DataOption = Annotated[
     list[Path], typer.Option("--data", help="Stream file(s): netCDF, Zarr or long CSV.")
+]
+InputOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--data",
+        help=(
+            "Input file(s): streams (netCDF, Zarr, long CSV) and images (GeoTIFF, STAC Item "
+            "JSON, or a folder of them)."
+        ),
+    ),
 ]
 
 
@@ -108,7 +119,7 @@ def profiles_validate(
 @app.command()
 def detect(
     profiles: ProfilesOption,
-    data: DataOption,
+    data: InputOption,
     alerts_out: Annotated[
         Path, typer.Option("--out", help="JSON-lines file of alerts ('-': stdout).")
     ] = Path("alerts.jsonl"),
@@ -126,13 +137,30 @@ def detect(
             help="Earlier stream file(s) of the same sensors to fit detectors on (e.g. enose).",
         ),
     ] = None,
+    reference: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--reference",
+            help=(
+                "Plume-free image(s) of the same areas on another date: methane then uses "
+                "the multi-pass retrieval (MBMP)."
+            ),
+        ),
+    ] = None,
+    local_crs: Annotated[
+        str, typer.Option("--local-crs", help="Grid images are reprojected to.")
+    ] = "EPSG:28992",
 ) -> None:
-    """Run the detectors over stream files and write the alerts as JSON lines.
+    """Run the detectors over stream and image files and write the alerts as JSON lines.
 
     MBA detectors run per MBA with its profile; network detectors (quality, enose) run
     on the e-noses and weather stations of all MBAs and of the sensor networks in
-    PROFILES/networks together.
+    PROFILES/networks together; image detectors (heat, methane) run on the part of
+    each image around each MBA. What images show within the permit (a permitted flare,
+    a plume below the permitted rate) is listed as recorded, not alerted. An image that
+    cannot be read is reported and skipped; the others are still judged.
     """
+    from vth.gateways.rasters import is_raster_path
     from vth.models import load_networks, network_of
     from vth.pipeline import (
         network_dataset,
@@ -142,6 +170,10 @@ def detect(
         stream_detectors,
     )
 
+    rasters = [p for p in data if is_raster_path(p) or _is_raster_folder(p)]
+    data = [p for p in data if p not in rasters]
+    records: list[Detection] = []
+    unreadable: list[str] = []
     try:
         profile_map = load_profiles(profiles)
         networks = load_networks(profiles / "networks") if (profiles / "networks").is_dir() else {}
@@ -169,12 +201,107 @@ def detect(
                 for d in unfitted:
                     d.fit(past, network)
             alerts.extend(run_network_detectors(merged, network, net_detectors))
+        if rasters:
+            image_alerts, records, unreadable = _detect_images(
+                rasters, reference or [], profile_map, _groups(streams), detector, local_crs
+            )
+            alerts.extend(image_alerts)
     except VthError as exc:  # profiles, stream files, detectors: the message says what and where
         raise _fail(str(exc)) from None
     _write_output(alerts_out, "".join(a.model_dump_json() + "\n" for a in alerts))
-    _alert_table(alerts, console=err if str(alerts_out) == "-" else out)
+    console = err if str(alerts_out) == "-" else out
+    _alert_table(alerts, console=console)
+    if records:
+        _record_table(records, console)
     if str(alerts_out) != "-":
         out.print(f"{len(alerts)} alert(s) written to {alerts_out}")
+    if unreadable:
+        for problem in unreadable:
+            err.print(f"[bold red]error:[/] {problem}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _is_raster_folder(path: Path) -> bool:
+    from vth.gateways.rasters import is_raster_path
+
+    return (
+        path.is_dir() and path.suffix != ".zarr" and any(is_raster_path(p) for p in path.iterdir())
+    )
+
+
+def _raster_files(paths: list[Path]) -> list[Path]:
+    from vth.gateways.rasters import is_raster_path
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if is_raster_path(p)))
+        else:
+            files.append(path)
+    return files
+
+
+def _detect_images(
+    paths: list[Path],
+    references: list[Path],
+    profile_map: dict[str, MbaProfile],
+    streams: dict[str, xr.Dataset],
+    selected: list[str] | None,
+    local_crs: str,
+) -> tuple[list[Alert], list[Detection], list[str]]:
+    """Alerts, records and unreadable-file problems of the image files."""
+    from vth.gateways.errors import RasterDecodeError
+    from vth.gateways.rasters import RasterOptions, read_raster_file
+    from vth.raster_pipeline import mba_regions, raster_detectors, run_raster_detectors
+
+    detectors = raster_detectors(selected)
+    regions = mba_regions(profile_map)
+    options = RasterOptions(crs=local_crs)
+    refs: dict[str, xr.DataArray] = {}
+    for path in _raster_files(references):
+        refs.update(read_raster_file(path, regions, options))  # an unreadable reference: fail
+    alerts: list[Alert] = []
+    records: list[Detection] = []
+    problems: list[str] = []
+    for path in _raster_files(paths):
+        try:
+            scenes = read_raster_file(path, regions, options)
+        except RasterDecodeError as exc:
+            problems.append(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+            continue
+        if not scenes:
+            err.print(f"[yellow]warning:[/] {path}: covers none of the MBAs; skipped")
+        for mba_id, scene in scenes.items():
+            ref = refs.get(mba_id)
+            outcome = run_raster_detectors(
+                scene,
+                profile_map[mba_id],
+                detectors,
+                references={"methane": ref} if ref is not None else None,
+                streams=streams.get(mba_id),
+            )
+            alerts.extend(outcome.alerts)
+            records.extend(outcome.records)
+            problems.extend(f"{path}: {e}" for e in outcome.errors)
+    return alerts, records, problems
+
+
+def _record_table(records: list[Detection], console: Console) -> None:
+    table = Table(title=f"{len(records)} finding(s) within the permit (recorded, not alerted)")
+    for column in ("time (UTC)", "MBA", "kind", "source", "value", "limit", "unit", "reason"):
+        table.add_column(column)
+    for r in records[:50]:
+        table.add_row(
+            f"{r.start:%Y-%m-%d %H:%M}",
+            r.mba_id,
+            r.kind,
+            r.source_id or "-",
+            f"{r.value:.4g}" if r.value is not None else "-",
+            f"{r.limit:.4g}" if r.limit is not None else "-",
+            r.unit or "-",
+            str(r.evidence.get("reason", "")),
+        )
+    console.print(table)
 
 
 def _groups(streams: Iterable[tuple[Path, str, xr.Dataset]]) -> dict[str, xr.Dataset]:
@@ -461,6 +588,16 @@ def _print_alert(alert: Alert, base: str) -> None:
             highlight=False,
         )
         return
+    if alert.kind in ("heat_anomaly", "methane_plume"):
+        out.print(
+            f"[bold red]ALERT[/] {alert.kind} {alert.mba_id}"
+            f"{'/' + alert.source_id if alert.source_id else ''}: "
+            f"{alert.evidence.get('reason', '')} "
+            f"({alert.evidence.get('scene', {}).get('platform', '?')} "
+            f"{alert.start:%Y-%m-%d %H:%M} UTC), severity {alert.severity}  {link}",
+            highlight=False,
+        )
+        return
     if alert.kind == "sensor_fault":
         out.print(
             f"[bold yellow]ALERT[/] sensor_fault {alert.mba_id}/{alert.sensor_id}: "
@@ -487,6 +624,7 @@ def _alert_table(alerts: list[Alert], console: Console) -> None:
     for column in (
         "start (UTC)",
         "end",
+        "kind",
         "MBA",
         "source",
         "substance",
@@ -500,6 +638,7 @@ def _alert_table(alerts: list[Alert], console: Console) -> None:
         table.add_row(
             f"{a.start:%Y-%m-%d %H:%M}",
             f"{a.end:%Y-%m-%d %H:%M}",
+            a.kind,
             a.mba_id,
             a.source_id or "-",
             a.substance or "-",

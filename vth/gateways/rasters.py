@@ -111,6 +111,8 @@ def _open(source: bytes | Path) -> Iterator[DatasetReader]:
     except rasterio.errors.RasterioError as exc:
         where = "" if isinstance(source, bytes | bytearray) else f"{source}: "
         reason = re.sub(r"(/vsimem/)?[0-9a-f-]{36}(\.tif)?: ?", "", str(exc))
+        if not isinstance(source, bytes | bytearray):
+            reason = reason.replace(f"{source}: ", "").replace(f"{Path(source).name}: ", "")
         raise RasterDecodeError(f"{where}corrupt or unreadable GeoTIFF: {reason}") from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -64,6 +65,32 @@ def get_alert(alert_id: str, store: StoreDep) -> Alert:
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
     return alert
+
+
+@router.get(
+    "/{alert_id}/quicklook.png",
+    summary="Quicklook of an image alert",
+    response_class=Response,
+    responses={
+        status.HTTP_200_OK: {"content": {"image/png": {}}, "description": "PNG picture."},
+        status.HTTP_404_NOT_FOUND: {"description": "No such alert, or it has no quicklook."},
+    },
+)
+def get_quicklook(alert_id: str, store: StoreDep) -> Response:
+    """The PNG quicklook of the scene around a heat or methane detection."""
+    alert = store.get(alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
+    encoded = alert.evidence.get("quicklook_png")
+    if not isinstance(encoded, str):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} has no quicklook")
+    try:
+        png = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} has an unreadable quicklook"
+        ) from None
+    return Response(png, media_type="image/png")
 
 
 @router.post(
