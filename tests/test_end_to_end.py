@@ -29,6 +29,8 @@ def settings_for(broker_url: str, tmp_path: Path) -> Settings:
         broker_url=broker_url,
         quarantine_path=tmp_path / "quarantine.jsonl",
         journal_path=tmp_path / "journal.jsonl",
+        raster_spool_dir=tmp_path / "rasters",
+        records_path=tmp_path / "records.jsonl",
         detect_interval_s=0.5,
         mqtt_client_id="e2e-gateway",
     )
@@ -175,3 +177,102 @@ def test_enose_release_over_mqtt_becomes_one_gas_incident_with_candidates_in_the
     assert incident["candidates"][0]["reason"]
     assert "Wind from" in incident["evidence"]["reasoning"]
     assert [f["sensor_id"] for f in faults] == ["en-rozenburg-w"]
+
+
+def test_images_over_mqtt_become_heat_and_methane_alerts_with_quicklooks(
+    mqtt_broker: BrokerInfo, tmp_path: Path
+):
+    """GeoTIFF bytes and a STAC Item on vth/rasters/<platform> -> scenes per MBA -> alerts.
+
+    The thermal scene (UTM, reprojected to RD New) has chemie-botlek's flare within its
+    permit (recorded), its furnace above its maximum and an unpermitted hot spot
+    (alerted); the Sentinel-2 plume is rated against a plume-free reference sent first
+    (MBMP); a corrupt image is quarantined and the others still flow.
+    """
+    from vth.demo.rasters import PLUME_RATE_KG_H, UNPERMITTED_HOT_SPOT, demo_images
+
+    settings = settings_for(mqtt_broker.url, tmp_path)
+    profiles = load_profiles(EXAMPLE_PROFILES)
+    when = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+    images = demo_images(profiles, when, tmp_path / "stac")
+    corrupt = images[0][1][:5000]
+    messages = [(f"vth/rasters/{platform}", payload) for platform, payload in images]
+    messages.insert(1, ("vth/rasters/drone-3", corrupt))
+    service = Service(settings, network_detectors=[])
+
+    with TestClient(service.create_app()) as client:
+        publisher = Publisher(mqtt_broker.url, client_id="e2e-satellite")
+        try:
+            publisher.publish(messages)
+        finally:
+            publisher.close()
+        deadline = time.monotonic() + 60
+        alerts: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            alerts = client.get("/alerts", params={"limit": 50}).json()
+            kinds = sorted(a["kind"] for a in alerts)
+            if kinds == ["heat_anomaly", "heat_anomaly", "methane_plume"]:
+                break
+            time.sleep(0.3)
+        health = client.get("/health").json()
+        heat = [a for a in alerts if a["kind"] == "heat_anomaly"]
+        quicklook = client.get(f"/alerts/{heat[0]['id']}/quicklook.png") if heat else None
+
+    assert sorted(a["kind"] for a in alerts) == ["heat_anomaly", "heat_anomaly", "methane_plume"]
+    by_source = {a["source_id"]: a for a in heat}
+    assert set(by_source) == {"furnace-1", None}
+    assert by_source["furnace-1"]["limit"] == 600.0
+    assert by_source["furnace-1"]["evidence"]["verdict"] == "above_permit"
+    unpermitted = by_source[None]
+    assert unpermitted["evidence"]["verdict"] == "unpermitted"
+    assert abs(unpermitted["lat"] - UNPERMITTED_HOT_SPOT[0]) < 0.0006  # ~ two 30 m pixels
+    assert abs(unpermitted["lon"] - UNPERMITTED_HOT_SPOT[1]) < 0.0009
+    assert unpermitted["evidence"]["scene"]["crs"] == "EPSG:28992"
+    methane = next(a for a in alerts if a["kind"] == "methane_plume")
+    assert methane["mba_id"] == "tankopslag-europoort"
+    assert methane["evidence"]["retrieval"] == "MBMP"
+    assert methane["evidence"]["rate"]["u10_m_s"] == 4.0
+    assert 0.5 * PLUME_RATE_KG_H < methane["value"] < 1.5 * PLUME_RATE_KG_H
+    assert "1-3 t/h" in methane["evidence"]["detection_limit"]
+    assert quicklook is not None and quicklook.status_code == 200
+    assert quicklook.headers["content-type"] == "image/png"
+    assert quicklook.content.startswith(b"\x89PNG")
+    rasters = health["components"]["pipeline"]["rasters"]
+    assert rasters["messages"] == 4
+    assert rasters["quarantined"] == 1
+    assert rasters["records"] == 1
+    assert rasters["pending"] == 0
+    records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert [(r["source_id"], r["within_permit"]) for r in records] == [("flare-1", True)]
+    quarantined = [
+        json.loads(line) for line in (tmp_path / "quarantine.jsonl").read_text().splitlines()
+    ]
+    assert [q["topic"] for q in quarantined] == ["vth/rasters/drone-3"]
+    assert "GeoTIFF" in quarantined[0]["reason"]
+    assert list((tmp_path / "rasters").glob("*.raster")) == []  # judged: spool emptied
+
+
+def test_spooled_image_survives_a_restart_and_is_judged_once(tmp_path: Path):
+    """An image acknowledged (spooled) but not yet judged is judged after a restart."""
+    from vth.demo.rasters import demo_images
+
+    settings = settings_for("mqtt://127.0.0.1:1", tmp_path)
+    profiles = load_profiles(EXAMPLE_PROFILES)
+    when = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+    platform, thermal = demo_images(profiles, when, tmp_path / "stac")[0]
+    first = Service(settings, profiles=profiles, network_detectors=[])
+    outcome = first.ingestor.ingest(f"vth/rasters/{platform}", thermal, time.time_ns())
+    assert (
+        outcome.accepted == 2 and not outcome.journal
+    )  # scenes of chemie-botlek and avi-rozenburg
+    assert len(list((tmp_path / "rasters").glob("*.raster"))) == 1
+    first.store.close()  # the process dies before its next detection round
+
+    second = Service(settings, profiles=profiles, network_detectors=[])
+    assert second.raster_ingestor.replay_spool() == 1
+    assert second.run_detection_once() == 2
+    assert second.run_detection_once() == 0
+    assert list((tmp_path / "rasters").glob("*.raster")) == []
+    kinds = sorted((a.kind, a.source_id or "-") for a in second.store.list(limit=10))
+    assert kinds == [("heat_anomaly", "-"), ("heat_anomaly", "furnace-1")]
+    second.store.close()

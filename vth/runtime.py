@@ -265,7 +265,8 @@ class Service:
             profile = self.profiles.get(mba_id)
             if profile is None:
                 continue
-            platform = str(scene.attrs.get("platform", "unknown"))
+            # references per topic platform: one satellite family, e.g. sentinel-2 A and B
+            platform = self.raster_ingestor.topic.platform(delivery.topic) or "unknown"
             reference = self.references.get((mba_id, platform))
             outcome = run_raster_detectors(
                 scene,

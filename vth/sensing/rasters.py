@@ -381,7 +381,7 @@ def region_window(
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         return None
     inverse = ~transform
-    cols, rows = inverse * (xs, ys)
+    cols, rows = inverse @ (xs, ys)
     r0 = math.floor(np.min(rows)) - margin_px
     r1 = math.ceil(np.max(rows)) + margin_px
     c0 = math.floor(np.min(cols)) - margin_px
@@ -395,4 +395,4 @@ def region_window(
 
 def window_transform(transform: Affine, rows: slice, cols: slice) -> Affine:
     """The transform of a window of a raster."""
-    return transform * Affine.translation(cols.start or 0, rows.start or 0)
+    return transform @ Affine.translation(cols.start or 0, rows.start or 0)

@@ -96,7 +96,7 @@ def add_hot_spot(
     """
     out = scene.copy(deep=True)
     x, y = lonlat_to_xy(scene, lon, lat)
-    col, row = ~scene.rio.transform() * (float(x), float(y))
+    col, row = ~scene.rio.transform() @ (float(x), float(y))
     r0, c0 = math.floor(row), math.floor(col)
     values = out.sel(band=role).values
     ny, nx = values.shape
