@@ -277,7 +277,7 @@ def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
             "--duration",
             "60",
             "--exit-after-alerts",
-            "6",
+            "9",
             "--port",
             str(free_port()),
             "--workdir",
@@ -296,6 +296,9 @@ def test_demo_shows_alerts_on_embedded_defaults(tmp_path: Path):
     assert "4 quarantined" in proc.stdout
     assert "ALERT sensor_fault dcmr-enose-rijnmond/en-rozenburg-w: flatline" in proc.stdout
     assert "ALERT gas_incident" in proc.stdout
+    assert "ALERT heat_anomaly chemie-botlek/furnace-1" in proc.stdout
+    assert "where no heat source is permitted" in proc.stdout
+    assert "ALERT methane_plume tankopslag-europoort" in proc.stdout
     assert (tmp_path / "demo" / "vth.db").exists()
     # what the API serves: the incident with its ranked candidates and reasoning
     store = AlertStore(f"sqlite:///{tmp_path / 'demo' / 'vth.db'}")

@@ -464,6 +464,7 @@ def demo(
         fitted_enose_detector,
         run_network_simulation,
     )
+    from vth.demo.rasters import publish_images
     from vth.demo.simulator import StreamSimulator, demo_peaks, run_simulation
     from vth.detectors.quality import QualityDetector
     from vth.gateways.broker import free_port, port_is_free
@@ -484,6 +485,8 @@ def demo(
         broker_url=None,
         quarantine_path=workdir / "quarantine.jsonl",
         journal_path=workdir / "journal.jsonl",
+        raster_spool_dir=workdir / "rasters",
+        records_path=workdir / "records.jsonl",
         detect_interval_s=2.0,
         api_port=api_port,
         mqtt_client_id="vth-demo-gateway",
@@ -516,7 +519,9 @@ def demo(
     n_sensors = network_demo.dataset.sizes["sensor"]
     out.print(
         f"Publishing 3 h of simulated SenML for {len(profile_map)} MBAs with injected peaks, and "
-        f"4 h of {n_sensors} e-noses and weather stations with a gas release; Ctrl-C stops.\n"
+        f"4 h of {n_sensors} e-noses and weather stations with a gas release; then a thermal "
+        f"image of chemie-botlek and Sentinel-2 images of tankopslag-europoort on "
+        f"{settings.raster_topic_template}. Ctrl-C stops.\n"
     )
     stop = threading.Event()
     simulator = StreamSimulator(
@@ -533,6 +538,19 @@ def demo(
             target=run_network_simulation,
             args=(network_demo, service.topics, service.broker_url, stop),
             name="vth-network-simulator",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=publish_images,
+            args=(
+                profile_map,
+                now,
+                workdir / "stac",
+                service.broker_url,
+                service.raster_ingestor.topic,
+                stop,
+            ),
+            name="vth-image-publisher",
             daemon=True,
         ),
     ]

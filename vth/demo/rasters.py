@@ -11,10 +11,13 @@ a STAC Item pointing at a file, as satellite pipelines deliver them.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from vth.demo.simulator import Publisher
 from vth.detectors.plumes.retrieval import airmass
+from vth.gateways.raster_ingest import RasterTopic
 from vth.models import MbaProfile
 from vth.sensing.rasters import lonlat_to_xy
 from vth.sensing.synthetic import (
@@ -134,3 +137,23 @@ def demo_images(
         ("sentinel-2", reference),
         ("sentinel-2", plume_item),
     ]
+
+
+def publish_images(
+    profiles: dict[str, MbaProfile],
+    when: datetime,
+    workdir: Path,
+    broker_url: str,
+    topic: RasterTopic,
+    stop: threading.Event,
+    delay_s: float = 3.0,
+) -> None:
+    """Publish the demo images once, ``delay_s`` after the start (unless stopped)."""
+    if stop.wait(delay_s):
+        return
+    publisher = Publisher(broker_url, client_id="vth-demo-satellite")
+    try:
+        images = demo_images(profiles, when, workdir)
+        publisher.publish([(topic.format(platform), payload) for platform, payload in images])
+    finally:
+        publisher.close()
