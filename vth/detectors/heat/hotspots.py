@@ -75,11 +75,11 @@ def cluster(
     labels, n = ndimage.label(anomalous, structure=_EIGHT)
     if n == 0:
         return []
-    index = np.arange(1, n + 1)
     rows, cols = np.nonzero(labels)
     which = labels[rows, cols] - 1
     pixels = np.bincount(which, minlength=n)
-    peak = ndimage.maximum(temperature, labels, index)
+    peak = np.full(n, -np.inf)
+    np.maximum.at(peak, which, temperature[rows, cols])  # only the few hot pixels, no sort
     bg_values = background[rows, cols]
     finite = np.isfinite(bg_values)
     bg_sum = np.bincount(which[finite], weights=bg_values[finite], minlength=n)
