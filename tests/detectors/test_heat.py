@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
+from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from matplotlib import image as mpimg
@@ -528,6 +529,25 @@ def test_missing_thermal_band_is_a_clear_error(profiles):
     )
     with pytest.raises(VthError, match="no 'thermal' band"):
         HeatAnomalyDetector().detect(mir_only, botlek)
+
+
+def test_geographic_scene_is_refused_with_a_clear_error(profiles):
+    """Pixel sizes and distances need metres: a WGS84 scene must be reprojected first."""
+    botlek = profiles["chemie-botlek"]
+    lat, lon = botlek.location.lat, botlek.location.lon
+    d = 0.0005
+    values = np.random.default_rng(0).normal(285.0, 0.5, (1, 60, 60)).astype(np.float32)
+    values[0, 30, 30] = 600.0
+    scene = make_scene(
+        values,
+        bands=["thermal"],
+        transform=Affine(d, 0, lon - 30 * d, 0, -d, lat + 30 * d),
+        crs="EPSG:4326",
+        time=WHEN,
+        units={"thermal": "K"},
+    )
+    with pytest.raises(VthError, match="not projected"):
+        HeatAnomalyDetector().detect(scene, botlek)
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ class HeatAnomalyDetector(RasterDetector):
 
     name: ClassVar[str] = "heat"
     kind: ClassVar[AlertKind] = "heat_anomaly"
-    technology: ClassVar[str] = "satellite images"
+    technology: ClassVar[str] = "satellite images, drones"
     tasks: ClassVar[tuple[str, ...]] = ("supervision", "enforcement", "environmental monitoring")
     inputs: ClassVar[tuple[str, ...]] = ("raster:thermal", "raster:mir (optional)")
     detection_limit: ClassVar[str] = (
