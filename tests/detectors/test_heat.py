@@ -343,14 +343,6 @@ def test_hot_spot_buried_in_nodata_is_unknown_not_anomalous(profiles):
     assert np.isnan(background[r, c])  # tested, and unknown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a hot spot above absolute_k whose background is unknown (all nodata) gets "
-        "NaN x/y (cluster: np.maximum(T - NaN, 1e-3) is NaN), inf lat/lon, and is then "
-        "judged off_site and silently dropped"
-    ),
-)
 def test_absolute_hot_spot_with_unknown_background_is_still_reported(profiles):
     botlek = profiles["chemie-botlek"]
     scene = add_hot_spot(scene_around(botlek, seed=8), *ON_SITE_SOUTH, peak_k=700.0)
@@ -894,14 +886,6 @@ def test_a_larger_hot_area_is_one_spot(profiles):
     assert offset_m(detection, *ON_SITE_SOUTH) <= 1.5 * PIXEL_M
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the site test uses only the footprint's outer ring (coordinates[0]); GeoJSON "
-        "holes (inner rings, e.g. a neighbour's plot) are ignored, so hot spots there are "
-        "alerted as unpermitted on this MBA"
-    ),
-)
 def test_hot_spot_in_a_footprint_hole_is_off_site(profiles):
     data = botlek_with_footprint(profiles).model_dump(mode="json")
     lat, lon = INSIDE_BOX

@@ -410,14 +410,6 @@ def test_zero_permit_is_high_severity_and_attributed_to_the_source(profiles):
     assert "quicklook_png" in d.evidence
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the plume is attributed to the source nearest its column maximum, which lies "
-        "downwind of the emitter; a plume from flare-1 whose maximum is 170 m downwind is "
-        "attributed to fenceline-east (140 m east of the flare)"
-    ),
-)
 def test_plume_is_attributed_to_its_upwind_source(profiles):
     botlek = profiles["chemie-botlek"]
     scene, reference, _ = plume_pair(botlek, rate_kg_h=5000, wind=3.0, seed=2)

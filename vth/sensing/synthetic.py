@@ -130,7 +130,8 @@ def write_geotiff(
     """Write a scene as a float32 GeoTIFF (to ``path`` and/or return its bytes).
 
     ``descriptions`` names the bands by role, ``time_tag`` writes the acquisition time
-    in ``TIFFTAG_DATETIME``; NaN is written as ``nodata``. ``transform`` overrides the
+    in ``TIFFTAG_DATETIME``; viewing geometry and wind attributes become tags
+    (``SUN_ZENITH``, ``WIND_SPEED_10M``, ...); NaN is written as ``nodata``. ``transform`` overrides the
     scene's (e.g. a rotated one); ``band_roles`` overrides the descriptions.
     """
     values = np.asarray(scene.values, dtype=np.float32)
@@ -148,7 +149,12 @@ def write_geotiff(
         "transform": transform or scene.rio.transform(),
         "nodata": nodata,
     }
-    all_tags = dict(tags or {})
+    all_tags = {
+        key.upper(): str(scene.attrs[key])
+        for key in ("sun_zenith", "view_zenith", "wind_speed_10m", "wind_direction_10m")
+        if key in scene.attrs
+    }
+    all_tags.update(tags or {})
     if time_tag:
         when = str(scene.attrs["time"]).replace("Z", "")[:19]
         all_tags["TIFFTAG_DATETIME"] = when.replace("-", ":").replace("T", " ")

@@ -11,6 +11,7 @@ import xarray as xr
 from matplotlib.path import Path as PolygonPath
 from scipy import ndimage
 
+from vth.detectors.heat.contextual import scene_level
 from vth.models.profile import HeatSource, MbaProfile
 from vth.sensing.rasters import lonlat_to_xy, pixel_size_m, pixel_xy, xy_to_lonlat
 
@@ -70,7 +71,10 @@ def cluster(
 ) -> list[HotSpot]:
     """Group anomalous pixels (8-connected) into hot spots.
 
-    ``background`` holds each anomalous pixel's background mean (NaN where unknown).
+    ``background`` holds each anomalous pixel's background mean (NaN where unknown:
+    pixels hot enough to pass the absolute test without a usable background window);
+    those take the mean of their hot spot's known backgrounds, else of all known ones,
+    else the scene level.
     """
     labels, n = ndimage.label(anomalous, structure=_EIGHT)
     if n == 0:
@@ -84,9 +88,11 @@ def cluster(
     finite = np.isfinite(bg_values)
     bg_sum = np.bincount(which[finite], weights=bg_values[finite], minlength=n)
     bg_n = np.bincount(which[finite], minlength=n)
-    fallback = float(np.nanmedian(background[np.isfinite(background)])) if finite.any() else np.nan
+    known = background[np.isfinite(background)]
+    fallback = float(np.median(known)) if known.size else scene_level(temperature)
     bg = np.where(bg_n > 0, bg_sum / np.maximum(bg_n, 1), fallback)
-    weight = np.maximum(temperature[rows, cols] - np.where(finite, bg_values, bg[which]), 1e-3)
+    excess = temperature[rows, cols] - np.where(finite, bg_values, bg[which])
+    weight = np.where(np.isfinite(excess), np.maximum(excess, 1e-3), 1e-3)
     wsum = np.bincount(which, weights=weight, minlength=n)
     crow = np.bincount(which, weights=weight * rows, minlength=n) / wsum
     ccol = np.bincount(which, weights=weight * cols, minlength=n) / wsum
@@ -197,21 +203,26 @@ def _site_test(scene: xr.DataArray, profile: MbaProfile, site_radius_m: float) -
     footprint = profile.footprint
     if footprint is not None:
         coordinates: Any = footprint["coordinates"]
-        ring = np.asarray(coordinates[0], dtype=np.float64)
-        px, py = lonlat_to_xy(scene, ring[:, 0], ring[:, 1])
-        return _SiteTest(PolygonPath(np.column_stack([px, py])), None, 0.0, 0.0)
+        rings = []
+        for ring_coordinates in coordinates:  # the outer ring, then holes
+            ring = np.asarray(ring_coordinates, dtype=np.float64)
+            px, py = lonlat_to_xy(scene, ring[:, 0], ring[:, 1])
+            rings.append(PolygonPath(np.column_stack([px, py])))
+        return _SiteTest(rings[0], tuple(rings[1:]), None, 0.0, 0.0)
     cx, cy = lonlat_to_xy(scene, profile.location.lon, profile.location.lat)
-    return _SiteTest(None, site_radius_m, float(cx), float(cy))
+    return _SiteTest(None, (), site_radius_m, float(cx), float(cy))
 
 
 @dataclass(frozen=True)
 class _SiteTest:
     polygon: PolygonPath | None
+    holes: tuple[PolygonPath, ...]
     radius: float | None
     cx: float
     cy: float
 
     def __call__(self, x: float, y: float) -> bool:
         if self.polygon is not None:
-            return bool(self.polygon.contains_point((x, y)))
+            inside = bool(self.polygon.contains_point((x, y)))
+            return inside and not any(h.contains_point((x, y)) for h in self.holes)
         return math.hypot(x - self.cx, y - self.cy) <= (self.radius or 0.0)
