@@ -441,15 +441,6 @@ def test_to_local_grid_nearest_keeps_nearly_every_single_hot_pixel_from_utm() ->
     assert len(kept) >= 0.95 * len(hot)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: to_local_grid from EPSG:4326 uses the geometric-mean pixel size (35 m for "
-        "0.0004 deg = 27 x 45 m pixels), coarser than the pixel width, so nearest "
-        "resampling drops ~20% of single hot pixels"
-    ),
-)
 def test_to_local_grid_nearest_keeps_nearly_every_single_hot_pixel_from_wgs84() -> None:
     tr, crs = syn.grid_around(LAT, LON, 160, 0.0004, "EPSG:4326")
     scene, hot = isolated_hot_pixels(syn.thermal_scene(tr, (160, 160), T, crs=crs), 8)
@@ -473,9 +464,10 @@ def test_to_local_grid_custom_transverse_mercator_with_datum() -> None:
     strict=True,
     raises=AssertionError,
     reason=(
-        "BUG: a CRS with an unknown datum (+ellps=GRS80, no +datum/+towgs84) is taken as "
-        "WGS84 by lonlat_to_xy/region_window but as Amersfoort by the GDAL warp in "
-        "to_local_grid, so hot pixels land ~110 m (4 pixels) away from their lat/lon"
+        "KNOWN LIMIT: for a CRS without a datum (+ellps=GRS80, no +datum/+towgs84) PROJ "
+        "uses a ballpark transformation (no datum shift) to RD New's Amersfoort datum but "
+        "a real shift from WGS84, so such images land ~110 m (4 pixels) off; give the "
+        "datum (+datum=WGS84 or +towgs84) and they land right (tested above)"
     ),
 )
 def test_to_local_grid_custom_crs_without_datum_is_placed_consistently() -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import rasterio
 import xarray as xr
 from affine import Affine
+from pyproj.exceptions import ProjError
 from rasterio.io import DatasetReader, MemoryFile
 
 from vth.gateways.errors import RasterDecodeError
@@ -41,6 +42,17 @@ from vth.sensing.rasters import (
     window_transform,
 )
 
+#: Errors that malformed input can raise in the libraries below; reported as unreadable.
+_UNTRUSTED = (
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    UnicodeError,
+    RecursionError,
+    ProjError,
+)
 #: Scenes (or windows) larger than this many pixels per band are refused.
 MAX_PIXELS = 50_000_000
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -65,6 +77,9 @@ class RasterOptions:
         raster's own grid.
     margin_px
         Pixels read around each region, for the detectors' background windows.
+    margin_m
+        The margin in metres instead (bands of different resolution read to the same
+        extent); overrides ``margin_px`` when set.
     band_roles
         Roles of the bands in file order when the file does not name them (e.g. a
         drone's single-band thermal camera: ``("thermal",)``).
@@ -79,6 +94,7 @@ class RasterOptions:
 
     crs: str | None = None
     margin_px: int = 32
+    margin_m: float | None = None
     band_roles: Sequence[str] | None = None
     platform: str | None = None
     default_time: datetime | None = None
@@ -106,8 +122,12 @@ def _open(source: bytes | Path) -> Iterator[DatasetReader]:
             else:
                 dataset = stack.enter_context(rasterio.open(source))
             yield dataset
-    except (RasterDecodeError, RasterError):
+    except RasterDecodeError:
         raise
+    except RasterError as exc:
+        raise RasterDecodeError(str(exc)) from None
+    except _UNTRUSTED as exc:  # odd bytes or metadata in a file that GDAL could open
+        raise RasterDecodeError(f"unreadable GeoTIFF: {type(exc).__name__}: {exc}") from None
     except rasterio.errors.RasterioError as exc:
         where = "" if isinstance(source, bytes | bytearray) else f"{source}: "
         reason = re.sub(r"(/vsimem/)?[0-9a-f-]{36}(\.tif)?: ?", "", str(exc))
@@ -140,13 +160,21 @@ def read_geotiff_regions(
     scenes: dict[str, xr.DataArray] = {}
     with _open(source) as src:
         _check_georeferenced(src, _name(source))
+        margin = opts.margin_px
+        if opts.margin_m is not None:
+            margin = math.ceil(opts.margin_m / native_pixel_m(src))
         for region in regions:
-            window = region_window(
-                src.transform, (src.height, src.width), src.crs, region, opts.margin_px
-            )
+            window = region_window(src.transform, (src.height, src.width), src.crs, region, margin)
             if window is not None:
                 scenes[region.name] = _read_window(src, _name(source), window, opts)
     return scenes
+
+
+def native_pixel_m(src: DatasetReader) -> float:
+    """Side of a raster's (square-equivalent) pixel in metres, roughly for geographic CRSs."""
+    t = src.transform
+    side = math.sqrt(abs(t.a * t.e - t.b * t.d))
+    return side * 111_320.0 if src.crs is not None and src.crs.is_geographic else side
 
 
 def _name(source: bytes | Path) -> str:
@@ -156,12 +184,14 @@ def _name(source: bytes | Path) -> str:
 
 
 def _check_georeferenced(src: DatasetReader, name: str) -> None:
+    if src.transform == Affine.identity():
+        if src.gcps[0]:
+            raise RasterDecodeError(
+                f"{name}: ground control points only; warp the image first (gdalwarp)"
+            )
+        raise RasterDecodeError(f"{name}: the GeoTIFF is not georeferenced (no transform)")
     if src.crs is None:
         raise RasterDecodeError(f"{name}: the GeoTIFF has no CRS")
-    if src.transform == Affine.identity() and not src.gcps[0]:
-        raise RasterDecodeError(f"{name}: the GeoTIFF is not georeferenced (no transform)")
-    if src.gcps[0] and src.transform == Affine.identity():
-        raise RasterDecodeError(f"{name}: ground control points only; warp the image first")
 
 
 def _read_window(
@@ -293,9 +323,10 @@ def parse_stac_item(item: Any) -> tuple[dict[str, Any], list[_Asset]]:
         bands = asset.get("eo:bands")
         if isinstance(bands, list) and bands:
             roles = [
-                band_role(b.get("common_name")) or band_role(b.get("name")) or ""
-                for b in bands
+                (band_role(b.get("common_name")) or band_role(b.get("name")) or "")
                 if isinstance(b, dict)
+                else ""
+                for b in bands
             ]
             if len(bands) == 1 and not roles[0]:
                 roles = [band_role(key) or ""]
@@ -331,7 +362,10 @@ def _stac_attrs(item: dict[str, Any], properties: dict[str, Any]) -> dict[str, f
 
 
 def _fetch(href: str, base: Path | None, timeout: float) -> bytes | Path:
-    parsed = urlparse(href)
+    try:
+        parsed = urlparse(href)
+    except ValueError as exc:
+        raise RasterDecodeError(f"STAC asset href {href!r} is not a URL or path: {exc}") from None
     if parsed.scheme in ("http", "https"):
         import httpx
 
@@ -387,9 +421,15 @@ def read_stac_item(
         extra={**_stac_attrs(item, properties), **opts.extra},
     )
     parts: dict[str, list[xr.DataArray]] = {}
+    margin_m = opts.margin_m
     for asset in assets:
         source = _fetch(asset.href, base, opts.http_timeout_s)
-        one = RasterOptions(**{**asset_opts.__dict__, "band_roles": asset.roles})
+        if margin_m is None:  # the first asset's margin, in metres, for all of them
+            with _open(source) as src:
+                margin_m = opts.margin_px * native_pixel_m(src)
+        one = RasterOptions(
+            **{**asset_opts.__dict__, "band_roles": asset.roles, "margin_m": margin_m}
+        )
         try:
             if regions is None:
                 scenes = {item_id: read_geotiff(source, one)}
@@ -465,6 +505,8 @@ def decode_raster(
         raise RasterDecodeError(
             "raster message is neither GeoTIFF bytes nor a STAC Item (JSON)"
         ) from None
+    except RecursionError:
+        raise RasterDecodeError("raster message: JSON nested too deeply") from None
     return read_stac_item(item, regions, options, base)
 
 
@@ -479,6 +521,8 @@ def read_raster_file(
             item = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RasterDecodeError(f"{path}: not a STAC Item (invalid JSON: {exc})") from None
+        except RecursionError:
+            raise RasterDecodeError(f"{path}: JSON nested too deeply") from None
         try:
             return read_stac_item(item, regions, options, base=path.parent)
         except RasterDecodeError as exc:

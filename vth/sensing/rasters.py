@@ -27,11 +27,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import rasterio.crs
 import rasterio.warp
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from rasterio.enums import Resampling
 
 from vth.sensing.errors import RasterError
@@ -67,6 +68,7 @@ ROLE_ALIASES: dict[str, str] = {
     "nir": "nir",
     "nir08": "nir",
     "b8a": "nir",
+    "b08": "nir",
     "red": "red",
     "b04": "red",
     "green": "green",
@@ -78,7 +80,7 @@ ROLE_ALIASES: dict[str, str] = {
 
 def band_role(name: str | None) -> str | None:
     """The role of a band named ``name`` (``"B11"`` -> ``"swir16"``), or None when unknown."""
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
     key = name.strip().lower().replace(" ", "_").replace("-", "_")
     if key in ROLE_ALIASES:
@@ -240,22 +242,34 @@ def pixel_area_m2(scene: xr.DataArray) -> float:
     return pixel_size_m(scene) ** 2
 
 
-def _to_crs(crs: Any) -> Transformer:
-    return Transformer.from_crs("EPSG:4326", CRS.from_user_input(crs), always_xy=True)
+def _transform(src: Any, dst: Any, xs: Any, ys: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points from one CRS to another with GDAL, as the warps do.
+
+    GDAL rather than pyproj, so points and warped pixels agree even for CRSs whose
+    datum PROJ does not know (a bare ``+ellps``); traditional x=lon, y=lat order.
+    Points that cannot be transformed come back as inf.
+    """
+    shape = np.shape(xs)
+    x = np.atleast_1d(np.asarray(xs, dtype=float)).ravel()
+    y = np.atleast_1d(np.asarray(ys, dtype=float)).ravel()
+    try:
+        tx, ty = rasterio.warp.transform(src, dst, x, y)
+    except Exception as exc:  # GDAL refuses the CRS pair (e.g. an engineering CRS)
+        raise RasterError(f"cannot transform points into {dst}: {exc}") from None
+    return np.asarray(tx, float).reshape(shape), np.asarray(ty, float).reshape(shape)
 
 
 def lonlat_to_xy(scene: xr.DataArray, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     """Scene CRS coordinates of WGS84 points."""
-    x, y = _to_crs(scene.rio.crs).transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.asarray(x, float), np.asarray(y, float)
+    return _transform(_WGS84, scene.rio.crs, lon, lat)
 
 
 def xy_to_lonlat(scene: xr.DataArray, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 longitudes and latitudes of scene CRS coordinates."""
-    lon, lat = _to_crs(scene.rio.crs).transform(
-        np.asarray(x, float), np.asarray(y, float), direction="INVERSE"
-    )
-    return np.asarray(lon, float), np.asarray(lat, float)
+    return _transform(scene.rio.crs, _WGS84, x, y)
+
+
+_WGS84 = rasterio.crs.CRS.from_epsg(4326)
 
 
 def pixel_xy(scene: xr.DataArray, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -311,8 +325,18 @@ def to_local_grid(
     if resolution is None:
         if src_crs.is_projected and dst_crs.is_projected:  # metres to metres: same pixel size
             resolution = _round_resolution(math.sqrt(abs(src_t.a * src_t.e - src_t.b * src_t.d)))
-        else:  # degrees involved: same pixel count over the footprint's bounding box
-            resolution = math.sqrt((right - left) * (top - bottom) / (nx * ny))
+        else:  # degrees involved: the shorter pixel side at the centre, so none is skipped
+            cc, rc = nx / 2, ny / 2
+            corner_cols = np.array([cc, cc + 1, cc])
+            corner_rows = np.array([rc, rc, rc + 1])
+            px = src_t.a * corner_cols + src_t.b * corner_rows + src_t.c
+            py = src_t.d * corner_cols + src_t.e * corner_rows + src_t.f
+            qx, qy = _transform(src_crs, dst_crs, px, py)
+            resolution = float(
+                min(np.hypot(qx[1] - qx[0], qy[1] - qy[0]), np.hypot(qx[2] - qx[0], qy[2] - qy[0]))
+            )
+            if dst_crs.is_projected:
+                resolution = _round_resolution(resolution)
     width = max(1, math.ceil((right - left) / resolution))
     height = max(1, math.ceil((top - bottom) / resolution))
     dst_t = Affine(resolution, 0, left, 0, -resolution, top)
@@ -366,18 +390,17 @@ def region_window(
     Works for rotated transforms and any CRS. Returns None when the region misses the
     raster.
     """
-    to_raster = _to_crs(crs)
-    x0, y0 = to_raster.transform(region.lon, region.lat)
-    # the circle's bounding box in the raster CRS, from points on its rim (metres on the
-    # local tangent plane converted through WGS84 keeps this right for geographic CRSs)
+    # the circle's bounding box in the raster CRS, from its centre and points on its rim
+    # (metres on the local tangent plane converted through WGS84, right for any CRS)
     angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     dlat = region.radius_m / 111_320.0 * np.sin(angles)
     dlon = region.radius_m / (111_320.0 * max(math.cos(math.radians(region.lat)), 1e-6))
-    rim_x, rim_y = to_raster.transform(
-        region.lon + dlon * np.cos(angles), region.lat + dlat, errcheck=False
+    xs, ys = _transform(
+        _WGS84,
+        crs,
+        np.concatenate([[region.lon], region.lon + dlon * np.cos(angles)]),
+        np.concatenate([[region.lat], region.lat + dlat]),
     )
-    xs = np.concatenate([[x0], np.asarray(rim_x)])
-    ys = np.concatenate([[y0], np.asarray(rim_y)])
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         return None
     inverse = ~transform

@@ -131,8 +131,9 @@ def write_geotiff(
 
     ``descriptions`` names the bands by role, ``time_tag`` writes the acquisition time
     in ``TIFFTAG_DATETIME``; viewing geometry and wind attributes become tags
-    (``SUN_ZENITH``, ``WIND_SPEED_10M``, ...); NaN is written as ``nodata``. ``transform`` overrides the
-    scene's (e.g. a rotated one); ``band_roles`` overrides the descriptions.
+    (``SUN_ZENITH``, ``WIND_SPEED_10M``, ...); NaN is written as ``nodata``.
+    ``transform`` overrides the scene's (e.g. a rotated one); ``band_roles`` overrides
+    the descriptions.
     """
     values = np.asarray(scene.values, dtype=np.float32)
     if nodata is not None:
