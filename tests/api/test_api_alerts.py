@@ -210,3 +210,28 @@ def test_alert_without_required_fields_is_rejected(
     assert response.status_code == 422
     missing = {tuple(error["loc"]) for error in response.json()["detail"]}
     assert missing == {("body", "detector"), ("body", "lhso")}
+
+
+def test_quicklook_is_served_as_png_or_404(client: TestClient, make_alert: AlertFactory) -> None:
+    import base64
+
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 20
+    with_picture = make_alert(
+        kind="heat_anomaly", evidence={"quicklook_png": base64.b64encode(png).decode()}
+    )
+    later, latest = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    without = make_alert(kind="heat_anomaly", start=later, end=later, evidence={})
+    broken = make_alert(
+        kind="heat_anomaly", start=latest, end=latest, evidence={"quicklook_png": "%%%"}
+    )
+    for alert in (with_picture, without, broken):
+        assert client.post("/alerts", json=alert.model_dump(mode="json")).status_code == 201
+
+    got = client.get(f"/alerts/{with_picture.id}/quicklook.png")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "image/png"
+    assert got.content == png
+    assert client.get(f"/alerts/{without.id}/quicklook.png").status_code == 404
+    assert "no quicklook" in client.get(f"/alerts/{without.id}/quicklook.png").json()["detail"]
+    assert client.get(f"/alerts/{broken.id}/quicklook.png").status_code == 404
+    assert client.get("/alerts/nope/quicklook.png").status_code == 404

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -411,13 +411,10 @@ def read_stac_item(
     except RasterError as exc:
         raise RasterDecodeError(f"STAC Item: {exc}") from None
     item_id = str(item.get("id") or "stac-item")
-    asset_opts = RasterOptions(
-        crs=opts.crs,
-        margin_px=opts.margin_px,
+    asset_opts = replace(
+        opts,
         platform=str(properties.get("platform") or opts.platform or "unknown"),
         default_time=time,
-        max_pixels=opts.max_pixels,
-        http_timeout_s=opts.http_timeout_s,
         extra={**_stac_attrs(item, properties), **opts.extra},
     )
     parts: dict[str, list[xr.DataArray]] = {}
@@ -427,9 +424,7 @@ def read_stac_item(
         if margin_m is None:  # the first asset's margin, in metres, for all of them
             with _open(source) as src:
                 margin_m = opts.margin_px * native_pixel_m(src)
-        one = RasterOptions(
-            **{**asset_opts.__dict__, "band_roles": asset.roles, "margin_m": margin_m}
-        )
+        one = replace(asset_opts, band_roles=asset.roles, margin_m=margin_m)
         try:
             if regions is None:
                 scenes = {item_id: read_geotiff(source, one)}
