@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.conftest import EXAMPLE_PROFILES, ROOT
 from vth.api.store import AlertStore
 from vth.cli import app
 from vth.gateways.broker import free_port
+from vth.models import load_profiles
 
 runner = CliRunner()
 EXAMPLE_NC = ROOT / "examples" / "data" / "gasturbine-2011.nc"
@@ -364,3 +366,49 @@ def test_detect_finds_an_enose_incident_in_files_when_fitted_on_history(tmp_path
     assert [a["kind"] for a in alerts] == ["gas_incident"]
     release = scenario.releases[0]  # type: ignore[attr-defined]
     assert alerts[0]["candidates"][0]["mba_id"] == release.mba_id
+
+
+def test_detect_judges_images_and_reports_an_unreadable_one(tmp_path: Path):
+    """GeoTIFF (UTM) and STAC inputs beside each other; a corrupt file is reported, the
+    others still judged; findings within the permit are listed, not alerted."""
+    from vth.demo.rasters import demo_images
+
+    profiles = load_profiles(EXAMPLE_PROFILES)
+    when = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+    (thermal_platform, thermal), (_, reference), (_, plume_item) = demo_images(
+        profiles, when, tmp_path / "assets"
+    )
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "botlek-thermal.tif").write_bytes(thermal)
+    (images / "broken.tif").write_bytes(thermal[:3000])
+    (images / "europoort-s2.json").write_bytes(plume_item)
+    (tmp_path / "reference.tif").write_bytes(reference)
+    out_file = tmp_path / "alerts.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            "--profiles",
+            str(EXAMPLE_PROFILES),
+            "--data",
+            str(images),
+            "--reference",
+            str(tmp_path / "reference.tif"),
+            "--out",
+            str(out_file),
+        ],
+    )
+    assert thermal_platform == "landsat-9"
+    assert result.exit_code == 1, result.output
+    assert "broken.tif: corrupt or unreadable GeoTIFF" in result.output
+    alerts = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert sorted((a["kind"], a["mba_id"], a["source_id"] or "-") for a in alerts) == [
+        ("heat_anomaly", "chemie-botlek", "-"),
+        ("heat_anomaly", "chemie-botlek", "furnace-1"),
+        ("methane_plume", "tankopslag-europoort", "tank-t12"),
+    ]
+    methane = next(a for a in alerts if a["kind"] == "methane_plume")
+    assert methane["evidence"]["retrieval"] == "MBMP"
+    assert "within the permit (recorded, not alerted)" in result.output
+    assert "flare-1" in result.output
