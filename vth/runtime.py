@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from fastapi import FastAPI
 
 from vth.api.app import create_app
@@ -40,7 +41,6 @@ from vth.pipeline import network_detectors as default_network_detectors
 from vth.raster_pipeline import mba_regions, run_raster_detectors
 from vth.raster_pipeline import raster_detectors as default_raster_detectors
 from vth.sensing.buffer import StreamBuffer
-from vth.sensing.rasters import has_bands
 from vth.sensing.scene_inbox import Delivery, SceneInbox
 from vth.settings import Settings
 
@@ -155,7 +155,7 @@ class Service:
             band_roles=settings.raster_band_roles,
         )
         #: Latest scene without a plume per (MBA, platform): the MBMP reference.
-        self.references: dict[tuple[str, str], Any] = {}
+        self.references: dict[tuple[str, str], xr.DataArray] = {}
         self.recent_scenes: deque[dict[str, Any]] = deque(maxlen=50)
         self.records = 0
         self.ingestor = Ingestor(
@@ -261,12 +261,12 @@ class Service:
         """Run the raster detectors on the scenes of one image, per MBA it covers."""
         alerts: list[Alert] = []
         records: list[Detection] = []
+        # references per topic platform: one satellite family, e.g. sentinel-2 A and B
+        platform = self.raster_ingestor.topic.platform(delivery.topic) or "unknown"
         for mba_id, scene in delivery.scenes.items():
             profile = self.profiles.get(mba_id)
             if profile is None:
                 continue
-            # references per topic platform: one satellite family, e.g. sentinel-2 A and B
-            platform = self.raster_ingestor.topic.platform(delivery.topic) or "unknown"
             reference = self.references.get((mba_id, platform))
             outcome = run_raster_detectors(
                 scene,
@@ -278,7 +278,7 @@ class Service:
             errors.extend(outcome.errors)
             alerts.extend(outcome.alerts)
             records.extend(outcome.records)
-            if outcome.clean.get("methane") and has_bands(scene, ["swir16", "swir22"]):
+            if outcome.clean.get("methane"):  # it ran (so the SWIR bands are there) and saw none
                 self.references[(mba_id, platform)] = scene
             self.recent_scenes.append(
                 {

@@ -132,15 +132,13 @@ class RasterIngestor:
             self.stats.quarantined += 1
             self.stats.last_problem = str(exc)
             self.quarantine.put(topic, payload, str(exc))
-            if spooled is not None:  # it will never decode: do not replay it again
-                spooled.unlink(missing_ok=True)
-                spooled.with_suffix(".json").unlink(missing_ok=True)
-            return 0
+            scenes = {}
+        else:
+            if not scenes:
+                self.stats.outside += 1
         if not scenes:
-            self.stats.outside += 1
-            if spooled is not None:
-                spooled.unlink(missing_ok=True)
-                spooled.with_suffix(".json").unlink(missing_ok=True)
+            if spooled is not None:  # quarantined or covering no MBA: never replay it
+                self.inbox.forget(spooled)
             return 0
         self.inbox.put(topic, payload, received_ns, scenes, spooled=spooled)
         self.stats.scenes += len(scenes)

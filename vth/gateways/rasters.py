@@ -37,6 +37,7 @@ from vth.sensing.rasters import (
     band_role,
     make_scene,
     parse_time,
+    pixel_side,
     region_window,
     to_local_grid,
     window_transform,
@@ -146,7 +147,7 @@ def read_geotiff(source: bytes | Path, options: RasterOptions | None = None) -> 
     """
     opts = options or RasterOptions()
     with _open(source) as src:
-        return _read_window(src, _name(source), None, opts)
+        return _read_window(src, _file_meta(src, _name(source), opts), None, opts)
 
 
 def read_geotiff_regions(
@@ -159,21 +160,20 @@ def read_geotiff_regions(
     opts = options or RasterOptions()
     scenes: dict[str, xr.DataArray] = {}
     with _open(source) as src:
-        _check_georeferenced(src, _name(source))
+        meta = _file_meta(src, _name(source), opts)  # once per file, not per region
         margin = opts.margin_px
         if opts.margin_m is not None:
             margin = math.ceil(opts.margin_m / native_pixel_m(src))
         for region in regions:
             window = region_window(src.transform, (src.height, src.width), src.crs, region, margin)
             if window is not None:
-                scenes[region.name] = _read_window(src, _name(source), window, opts)
+                scenes[region.name] = _read_window(src, meta, window, opts)
     return scenes
 
 
 def native_pixel_m(src: DatasetReader) -> float:
     """Side of a raster's (square-equivalent) pixel in metres, roughly for geographic CRSs."""
-    t = src.transform
-    side = math.sqrt(abs(t.a * t.e - t.b * t.d))
+    side = pixel_side(src.transform)
     return side * 111_320.0 if src.crs is not None and src.crs.is_geographic else side
 
 
@@ -194,10 +194,46 @@ def _check_georeferenced(src: DatasetReader, name: str) -> None:
         raise RasterDecodeError(f"{name}: the GeoTIFF has no CRS")
 
 
-def _read_window(
-    src: DatasetReader, name: str, window: tuple[slice, slice] | None, opts: RasterOptions
-) -> xr.DataArray:
+@dataclass(frozen=True)
+class _FileMeta:
+    """What a GeoTIFF says about itself, the same for every window read from it."""
+
+    name: str
+    roles: list[str]
+    units: dict[str, str]
+    time: datetime
+    platform: str
+    scene_id: str
+    attrs: dict[str, Any]
+
+
+def _file_meta(src: DatasetReader, name: str, opts: RasterOptions) -> _FileMeta:
+    """Check a GeoTIFF's georeference and read its band roles, units, time and tags."""
     _check_georeferenced(src, name)
+    roles = _roles(src, name, opts)
+    tags = src.tags()
+    try:
+        time = _time(tags, name, opts)
+    except RasterError as exc:
+        raise RasterDecodeError(f"{name}: {exc}") from None
+    return _FileMeta(
+        name=name,
+        roles=roles,
+        units={
+            role: (src.units[i] or src.tags(i + 1).get("units", "") or "")
+            for i, role in enumerate(roles)
+        },
+        time=time,
+        platform=tags.get("PLATFORM") or opts.platform or "unknown",
+        scene_id=tags.get("SCENE_ID") or name,
+        attrs={**_numeric_attrs(tags), **opts.extra},
+    )
+
+
+def _read_window(
+    src: DatasetReader, meta: _FileMeta, window: tuple[slice, slice] | None, opts: RasterOptions
+) -> xr.DataArray:
+    name = meta.name
     rows, cols = window if window is not None else (slice(0, src.height), slice(0, src.width))
     n = (rows.stop - rows.start) * (cols.stop - cols.start)
     if n > opts.max_pixels:
@@ -205,7 +241,6 @@ def _read_window(
             f"{name}: {n} pixels per band to read, more than the limit of {opts.max_pixels}; "
             "read it windowed around the MBAs of interest"
         )
-    roles = _roles(src, name, opts)
     try:
         data = src.read(
             window=rasterio.windows.Window.from_slices(rows, cols), masked=True, out_dtype="float32"
@@ -218,22 +253,17 @@ def _read_window(
     offsets = np.asarray(src.offsets, dtype=np.float32)
     if np.any(scales != 1) or np.any(offsets != 0):
         values = values * scales[:, None, None] + offsets[:, None, None]
-    tags = src.tags()
-    units = {
-        role: (src.units[i] or src.tags(i + 1).get("units", "") or "")
-        for i, role in enumerate(roles)
-    }
     try:
         scene = make_scene(
             values,
-            bands=roles,
+            bands=meta.roles,
             transform=window_transform(src.transform, rows, cols),
             crs=src.crs,
-            time=_time(tags, name, opts),
-            platform=tags.get("PLATFORM") or opts.platform or "unknown",
-            scene_id=tags.get("SCENE_ID") or name,
-            units=units,
-            attrs={**_numeric_attrs(tags), **opts.extra},
+            time=meta.time,
+            platform=meta.platform,
+            scene_id=meta.scene_id,
+            units=meta.units,
+            attrs=meta.attrs,
         )
         return to_local_grid(scene, opts.crs) if opts.crs is not None else scene
     except RasterError as exc:

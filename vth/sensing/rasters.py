@@ -228,13 +228,18 @@ def has_bands(scene: xr.DataArray, roles: Iterable[str]) -> bool:
     return all(r in present for r in roles)
 
 
+def pixel_side(transform: Affine) -> float:
+    """Side of a transform's (square-equivalent, possibly rotated) pixel, in CRS units."""
+    t = transform
+    return math.sqrt(abs(t.a * t.e - t.b * t.d))
+
+
 def pixel_size_m(scene: xr.DataArray) -> float:
     """Side of a (square-equivalent) pixel in metres; the CRS must be projected in metres."""
     crs = CRS.from_user_input(scene.rio.crs)
     if not crs.is_projected:
         raise RasterError(f"scene CRS {crs.to_string()} is not projected; reproject it first")
-    t = scene.rio.transform()
-    return math.sqrt(abs(t.a * t.e - t.b * t.d))
+    return pixel_side(scene.rio.transform())
 
 
 def pixel_area_m2(scene: xr.DataArray) -> float:
@@ -324,7 +329,7 @@ def to_local_grid(
     left, right, bottom, top = dx_a.min(), dx_a.max(), dy_a.min(), dy_a.max()
     if resolution is None:
         if src_crs.is_projected and dst_crs.is_projected:  # metres to metres: same pixel size
-            resolution = _round_resolution(math.sqrt(abs(src_t.a * src_t.e - src_t.b * src_t.d)))
+            resolution = _round_resolution(pixel_side(src_t))
         else:  # degrees involved: the shorter pixel side at the centre, so none is skipped
             cc, rc = nx / 2, ny / 2
             corner_cols = np.array([cc, cc + 1, cc])

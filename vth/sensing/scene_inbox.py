@@ -84,8 +84,13 @@ class SceneInbox:
     def done(self, delivery: Delivery) -> None:
         """Forget a judged delivery: remove its spooled message."""
         if delivery.path is not None:
-            delivery.path.unlink(missing_ok=True)
-            delivery.path.with_suffix(".json").unlink(missing_ok=True)
+            self.forget(delivery.path)
+
+    @staticmethod
+    def forget(path: Path) -> None:
+        """Remove a spooled message and its metadata (judged, or never to be judged)."""
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
 
     def spooled(self) -> Iterator[tuple[Path, str, int, bytes]]:
         """Messages left in the spool (by an earlier run), oldest first.
@@ -100,7 +105,10 @@ class SceneInbox:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 yield path, str(meta["topic"]), int(meta["received_ns"]), path.read_bytes()
             except (OSError, ValueError, KeyError):
-                continue  # a message half-written when the process died was never acked
+                # half-written when the process died, so never acknowledged: the broker
+                # redelivers it; this copy is only clutter
+                self.forget(path)
+                continue
 
 
 def _write_synced(path: Path, data: bytes) -> None:
