@@ -132,7 +132,7 @@ def run_raster_detectors(
     outcome = RasterOutcome()
     scene = scene_wind(scene, streams)
     for detector in detectors:
-        if not _has_inputs(detector, scene):
+        if not has_bands(scene, detector.required_bands()):
             continue
         reference = (references or {}).get(detector.name)
         try:
@@ -150,13 +150,3 @@ def run_raster_detectors(
             else:
                 outcome.alerts.append(Alert.from_detection(d))
     return outcome
-
-
-def _has_inputs(detector: RasterDetector, scene: xr.DataArray) -> bool:
-    """Whether the scene has the bands a detector must have (``raster:<role>`` inputs)."""
-    needed = [
-        i.split(":", 1)[1].split()[0]
-        for i in detector.inputs
-        if i.startswith("raster:") and "optional" not in i
-    ]
-    return has_bands(scene, needed)

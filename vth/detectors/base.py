@@ -170,5 +170,9 @@ class RasterDetector(BaseDetector):
         """Learn state from a reference scene; detectors without one keep this no-op."""
 
     @abstractmethod
+    def required_bands(self) -> tuple[str, ...]:
+        """Band roles a scene must have for this detector to run on it."""
+
+    @abstractmethod
     def _detect(self, scene: xr.DataArray, profile: MbaProfile) -> list[Detection]:
         """Find detections in one scene; each detector writes this."""

@@ -129,6 +129,10 @@ class HeatAnomalyDetector(RasterDetector):
         self.match_tolerance_px = match_tolerance_px
         self.quicklook_size_m = quicklook_size_m
 
+    def required_bands(self) -> tuple[str, ...]:
+        """The thermal band (the mid-infrared one is optional)."""
+        return (self.band,)
+
     def anomalies(self, scene: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Anomalous pixels of a scene: ``(mask, temperature K, background mean K)``.
 

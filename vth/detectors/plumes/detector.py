@@ -26,6 +26,9 @@ from vth.sensing.rasters import (
     xy_to_lonlat,
 )
 
+#: Ids (None: the MBA's own location) and scene x, y of the points a plume may come from.
+_Points = tuple[list[str | None], np.ndarray, np.ndarray]
+
 #: What the alert says about what Sentinel-2 can and cannot see (DESIGN.md section 3).
 DETECTION_LIMIT = (
     "Sentinel-2 (20 m, bands 11/12) detects methane point sources from about 1-3 t/h "
@@ -117,6 +120,10 @@ class MethanePlumeDetector(RasterDetector):
         self.method_uncertainty = method_uncertainty
         self.quicklook_size_m = quicklook_size_m
 
+    def required_bands(self) -> tuple[str, ...]:
+        """Sentinel-2 bands 11 and 12."""
+        return ("swir16", "swir22")
+
     def _fit(self, scene: xr.DataArray | None, profile: MbaProfile | None) -> None:
         if scene is not None:  # both SWIR bands must be there
             band(scene, "swir16")
@@ -144,9 +151,8 @@ class MethanePlumeDetector(RasterDetector):
         view = float(scene.attrs.get("view_zenith", self.view_zenith))
         return column_enhancement(fraction, self.k11, self.k12, airmass(sun, view)), method
 
-    def _points(
-        self, scene: xr.DataArray, profile: MbaProfile
-    ) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    def _points(self, scene: xr.DataArray, profile: MbaProfile) -> _Points:
+        """The MBA's location (id None) and located sources, in the scene's CRS."""
         ids: list[str | None] = [None]
         lons, lats = [profile.location.lon], [profile.location.lat]
         for source in profile.sources:
@@ -159,8 +165,16 @@ class MethanePlumeDetector(RasterDetector):
 
     def plume(self, scene: xr.DataArray, profile: MbaProfile) -> tuple[PlumeMask, str]:
         """The plume mask near the MBA's sources (empty when there is none)."""
+        return self._plume(scene, profile, self._points(scene, profile))
+
+    def _core_sigmas(self, method: str) -> float:
+        return self.k_high if method == "MBMP" else self.k_high_single
+
+    def _plume(
+        self, scene: xr.DataArray, profile: MbaProfile, points: _Points
+    ) -> tuple[PlumeMask, str]:
         column, method = self.column(scene)
-        _ids, px, py = self._points(scene, profile)
+        _ids, px, py = points
         ny, nx = column.shape
         rows, cols = np.mgrid[0:ny, 0:nx]
         x, y = pixel_xy(scene, rows, cols)
@@ -175,7 +189,7 @@ class MethanePlumeDetector(RasterDetector):
         plume = mask_plume(
             column,
             near,
-            k_high=self.k_high if method == "MBMP" else self.k_high_single,
+            k_high=self._core_sigmas(method),
             k_low=self.k_low,
             min_core_pixels=self.min_core_pixels,
         )
@@ -188,7 +202,8 @@ class MethanePlumeDetector(RasterDetector):
         return self.default_wind_speed, self.default_wind_sigma, "default (no wind data)"
 
     def _detect(self, scene: xr.DataArray, profile: MbaProfile) -> list[Detection]:
-        plume, method = self.plume(scene, profile)
+        points = self._points(scene, profile)
+        plume, method = self._plume(scene, profile, points)
         if plume.pixels == 0:
             return []
         u10, u10_sigma, wind_source = self._wind(scene)
@@ -202,7 +217,7 @@ class MethanePlumeDetector(RasterDetector):
             u_eff_offset=self.u_eff_offset,
             method_uncertainty=self.method_uncertainty,
         )
-        ids, px, py = self._points(scene, profile)
+        ids, px, py = points
         peak_row, peak_col = np.unravel_index(
             np.nanargmax(np.where(plume.mask, plume.column, -np.inf)), plume.mask.shape
         )
@@ -211,9 +226,8 @@ class MethanePlumeDetector(RasterDetector):
         lon, lat = xy_to_lonlat(scene, mx, my)
         permitted = profile.permitted_ch4_kg_h
         within = rate.rate_kg_h <= permitted
-        k_high = self.k_high if method == "MBMP" else self.k_high_single
         limit_now = rate_for_column(
-            k_high * plume.sigma,
+            self._core_sigmas(method) * plume.sigma,
             4 * self.min_core_pixels,
             area,
             u10,
@@ -256,7 +270,7 @@ class MethanePlumeDetector(RasterDetector):
         }
         if not within and self.quicklook_size_m > 0:
             evidence["quicklook_png"] = png_base64(
-                self._quicklook(scene, profile, plume, float(mx), float(my))
+                self._quicklook(scene, profile, points, plume, float(mx), float(my))
             )
         severity = "high" if permitted == 0 else severity_for(rate.rate_kg_h / permitted)
         return [
@@ -289,10 +303,16 @@ class MethanePlumeDetector(RasterDetector):
         return f"methane plume of {estimate}, above the permitted {permitted:g} kg/h"
 
     def _quicklook(
-        self, scene: xr.DataArray, profile: MbaProfile, plume: PlumeMask, x: float, y: float
+        self,
+        scene: xr.DataArray,
+        profile: MbaProfile,
+        points: _Points,
+        plume: PlumeMask,
+        x: float,
+        y: float,
     ) -> bytes:
         image = band(scene, "swir22").copy(data=plume.column)
-        ids, px, py = self._points(scene, profile)
+        ids, px, py = points
         marks = [
             Mark(float(sx), float(sy), i or profile.id, "cyan")
             for i, sx, sy in zip(ids, px, py, strict=True)
