@@ -30,6 +30,8 @@ from vth.models import (
 if TYPE_CHECKING:
     import xarray as xr
 
+    from vth.settings import Settings
+
 app = typer.Typer(
     name="vth",
     help="vth-sensing: watch sensor streams and images against MBA permits and alert inspectors.",
@@ -150,6 +152,16 @@ def detect(
     local_crs: Annotated[
         str, typer.Option("--local-crs", help="Grid images are reprojected to.")
     ] = "EPSG:28992",
+    detector_params: Annotated[
+        Path | None,
+        typer.Option(
+            "--detector-params",
+            help=(
+                "YAML file of detector parameters (e.g. from 'vth backtest --save-params'); "
+                "detectors named there also run."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Run the detectors over stream and image files and write the alerts as JSON lines.
 
@@ -160,6 +172,8 @@ def detect(
     a plume below the permitted rate) is listed as recorded, not alerted. An image that
     cannot be read is reported and skipped; the others are still judged.
     """
+    from vth.detectors import get
+    from vth.detectors.settings_file import load_detector_params
     from vth.gateways.rasters import is_raster_path
     from vth.models import load_networks, network_of
     from vth.pipeline import (
@@ -177,8 +191,15 @@ def detect(
     try:
         profile_map = load_profiles(profiles)
         networks = load_networks(profiles / "networks") if (profiles / "networks").is_dir() else {}
-        mba_detectors = stream_detectors(detector)
-        net_detectors = network_detectors(detector if detector is not None else ["quality"])
+        params = load_detector_params(detector_params) if detector_params else {}
+        mba_detectors = stream_detectors(detector, params)
+        default_network = [
+            "quality",
+            *(n for n in params if n != "quality" and get(n).scope == "network"),
+        ]
+        net_detectors = network_detectors(
+            detector if detector is not None else default_network, params
+        )
         alerts: list[Alert] = []
         streams = list(_streams_with_profiles(data, profile_map, networks))  # read once
         for _path, mba_id, dataset in streams:
@@ -203,7 +224,7 @@ def detect(
             alerts.extend(run_network_detectors(merged, network, net_detectors))
         if rasters:
             image_alerts, records, unreadable = _detect_images(
-                rasters, reference or [], profile_map, _groups(streams), detector, local_crs
+                rasters, reference or [], profile_map, _groups(streams), detector, local_crs, params
             )
             alerts.extend(image_alerts)
     except VthError as exc:  # profiles, stream files, detectors: the message says what and where
@@ -248,13 +269,14 @@ def _detect_images(
     streams: dict[str, xr.Dataset],
     selected: list[str] | None,
     local_crs: str,
+    params: dict[str, dict[str, object]] | None = None,
 ) -> tuple[list[Alert], list[Detection], list[str]]:
     """Alerts, records and unreadable-file problems of the image files."""
     from vth.gateways.errors import RasterDecodeError
     from vth.gateways.rasters import RasterOptions, read_raster_file
     from vth.raster_pipeline import mba_regions, raster_detectors, run_raster_detectors
 
-    detectors = raster_detectors(selected)
+    detectors = raster_detectors(selected, params)
     regions = mba_regions(profile_map)
     options = RasterOptions(crs=local_crs)
     refs: dict[str, xr.DataArray] = {}
@@ -419,6 +441,19 @@ def serve(
     host: Annotated[str | None, typer.Option(help="API address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default from settings).")] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    detector_params: Annotated[
+        Path | None,
+        typer.Option(
+            "--detector-params",
+            help="YAML file of detector parameters (e.g. from 'vth backtest --save-params').",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Check settings, profiles and detectors, list them, and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run the API, the MQTT gateway and the detection loop."""
     import uvicorn
@@ -429,8 +464,12 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    overrides = {"detector_params_file": detector_params} if detector_params else {}
     try:
-        settings = load_settings(config)
+        settings = load_settings(config, **overrides)
+        if check:
+            _check_serve(settings)
+            return
         service = Service(settings)
     except (VthError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -439,6 +478,35 @@ def serve(
         host=host or settings.api_host,
         port=port if port is not None else settings.api_port,
         log_level=log_level.lower(),
+    )
+
+
+def _check_serve(settings: Settings) -> None:
+    """Print what ``vth serve`` would run with ``settings``; raises on any problem."""
+    from vth.detectors.settings_file import load_detector_params
+    from vth.pipeline import network_detectors, stream_detectors
+    from vth.raster_pipeline import raster_detectors
+
+    profile_map = load_profiles(settings.profiles_dir)
+    params = (
+        load_detector_params(settings.detector_params_file)
+        if settings.detector_params_file is not None
+        else {}
+    )
+    table = Table("detector", "scope", "parameters set", title="vth serve would run")
+    for d in [
+        *stream_detectors(None, params),
+        *network_detectors(None, params),
+        *raster_detectors(None, params),
+    ]:
+        given = params.get(d.name, {})
+        table.add_row(
+            d.name, d.scope, ", ".join(f"{k}={v}" for k, v in given.items()) or "defaults"
+        )
+    out.print(table)
+    out.print(
+        f"{len(profile_map)} profile(s) in {settings.profiles_dir}; "
+        f"detector settings: {settings.detector_params_file or 'none'}"
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -29,11 +30,20 @@ MIN_REGION_RADIUS_M = 2000.0
 WIND_WINDOW = np.timedelta64(30, "m")
 
 
-def raster_detectors(selected: list[str] | None = None) -> list[RasterDetector]:
-    """New instances of the raster detectors: the ``selected`` ones, or all of them."""
+def raster_detectors(
+    selected: list[str] | None = None, params: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[RasterDetector]:
+    """New instances of the raster detectors: the ``selected`` ones, or all of them.
+
+    ``params`` (detector name -> parameters) configures them.
+    """
+    params = params or {}
     if selected is None:
-        selected = [n for n in names() if get(n).scope == "raster"]
-    return [d for d in (create(n) for n in selected) if isinstance(d, RasterDetector)]
+        selected = [
+            n for n in names() if get(n).scope == "raster" and (get(n).default or n in params)
+        ]
+    detectors = (create(n, **dict(params.get(n, {}))) for n in selected)
+    return [d for d in detectors if isinstance(d, RasterDetector)]
 
 
 def _distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from vth.api.app import create_app
 from vth.api.store import AlertStore
 from vth.detectors import Detector, NetworkDetector, RasterDetector
+from vth.detectors.settings_file import load_detector_params
 from vth.errors import VthError
 from vth.gateways.broker import EmbeddedBroker
 from vth.gateways.journal import Journal
@@ -126,8 +127,15 @@ class Service:
         self.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
         self.networks = networks if networks is not None else _networks(settings)
         self.network = network_of(self.profiles, self.networks)
+        self.detector_params = (
+            load_detector_params(settings.detector_params_file)
+            if settings.detector_params_file is not None
+            else {}
+        )
         self.network_detectors = (
-            network_detectors if network_detectors is not None else default_network_detectors()
+            network_detectors
+            if network_detectors is not None
+            else default_network_detectors(params=self.detector_params)
         )
         self._self_fitted: dict[int, float] = {
             id(d): -1.0
@@ -137,12 +145,14 @@ class Service:
         self.network_notes: list[str] = []
         self._owns_store = store is None
         self.store = store if store is not None else AlertStore(settings.database_url)
-        self.detectors = stream_detectors(detectors)
+        self.detectors = stream_detectors(detectors, self.detector_params)
         self.buffer = StreamBuffer()
         self.quarantine = Quarantine(settings.quarantine_path)
         self.topics = TopicTemplate(settings.topic_template)
         self.raster_detectors = (
-            raster_detectors if raster_detectors is not None else default_raster_detectors()
+            raster_detectors
+            if raster_detectors is not None
+            else default_raster_detectors(params=self.detector_params)
         )
         self.scenes = SceneInbox(settings.raster_spool_dir)
         self.raster_ingestor = RasterIngestor(

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
             "default: the 'networks' folder of profiles_dir when there is one."
         ),
     )
+    detector_params_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML file of detector parameters (detector name -> parameters), e.g. written by "
+            "'vth backtest --save-params'; detectors named there run with them, opt-in ones too."
+        ),
+    )
     network_fit_history_h: float = Field(
         default=6.0,
         gt=0,

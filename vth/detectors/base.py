@@ -52,6 +52,9 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     requires_fit: ClassVar[bool] = False
     #: One MBA's streams and profile, or a whole sensor network.
     scope: ClassVar[Scope] = "mba"
+    #: Whether it runs when no detectors are named; opt-in detectors (``False``) run
+    #: when named, or when a detector settings file gives their parameters.
+    default: ClassVar[bool] = True
 
     def _check_fitted(self) -> None:
         if self.requires_fit and not getattr(self, "is_fitted_", False):
@@ -69,6 +72,7 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
             "inputs": list(cls.inputs),
             "detection_limit": cls.detection_limit,
             "requires_fit": cls.requires_fit,
+            "default": cls.default,
             "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
         }
 

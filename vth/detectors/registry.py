@@ -17,7 +17,7 @@ from vth.detectors.errors import UnknownDetectorError
 D = TypeVar("D", bound=type[BaseDetector])
 
 _REGISTRY: dict[str, type[BaseDetector]] = {}
-_INFRASTRUCTURE = {"base", "registry", "errors"}
+_INFRASTRUCTURE = {"base", "registry", "errors", "tuning", "settings_file"}
 _discovered = False
 
 

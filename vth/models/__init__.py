@@ -1,6 +1,6 @@
 """Domain models: MBA profiles and emission limits, sensors, detections and alerts."""
 
-from vth.models.alert import Alert
+from vth.models.alert import Alert, AlertReview, Verdict
 from vth.models.detection import AlertKind, Candidate, Detection, Severity, severity_for
 from vth.models.errors import FieldProblem, ProfileError
 from vth.models.lhso import LhsoSuggestion, suggest_lhso
@@ -27,6 +27,7 @@ from vth.models.profile import (
 __all__ = [
     "Alert",
     "AlertKind",
+    "AlertReview",
     "Candidate",
     "Detection",
     "EmissionLimit",
@@ -43,6 +44,7 @@ __all__ = [
     "SensorNetwork",
     "Severity",
     "Source",
+    "Verdict",
     "emission_points",
     "load_network",
     "load_networks",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -13,6 +13,24 @@ from vth.models.lhso import LhsoSuggestion, suggest_lhso
 from vth.models.timeutil import as_utc
 
 _ALERT_NAMESPACE = uuid.UUID("6f1c7e36-6c55-4c8e-9d2a-3f1f0b2a9e11")
+
+Verdict = Literal["true_alarm", "false_alarm"]
+
+
+class AlertReview(BaseModel):
+    """An inspector's verdict on closing an alert: whether something really went on.
+
+    Closed alerts are labels for tuning detectors (``vth labels export``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Verdict
+    closed_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    inspector: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=4000)
+
+    _utc = field_validator("closed_at")(as_utc)
 
 
 class Alert(BaseModel):
@@ -43,6 +61,9 @@ class Alert(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)
     evidence: dict[str, Any] = Field(default_factory=dict)
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    review: AlertReview | None = Field(
+        default=None, description="The inspector's verdict once the alert is closed."
+    )
 
     _utc = field_validator("start", "end", "created_at")(as_utc)
 

@@ -80,7 +80,19 @@ def read_long_csv(path: Path | str) -> xr.Dataset:
         raise StreamFormatError(
             f"{path}: line {row}: time {df['time'].iloc[row - 2]!r} is not ISO-8601"
         )
-    df = df.assign(time=times.dt.tz_convert(None), unit=df["unit"].fillna(""))
+    return long_frame_to_dataset(df.assign(time=times.dt.tz_convert(None)), str(path))
+
+
+def long_frame_to_dataset(df: pd.DataFrame, origin: str) -> xr.Dataset:
+    """Turn a long table of readings into one stream dataset (all MBAs).
+
+    ``df`` has the columns of :data:`CSV_COLUMNS` with ``time`` as naive UTC
+    datetimes. Values are converted to canonical units; exact duplicate rows are
+    dropped; two different values for the same (MBA, sensor, quantity, time) are an
+    error naming them. ``origin`` names the input in messages.
+    """
+    path = origin
+    df = df.assign(unit=df["unit"].fillna(""))
     numeric = pd.to_numeric(df["value"], errors="coerce").astype(np.float64)
     not_numeric = numeric.isna() & df["value"].notna()
     if not_numeric.any():
