@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vth.cli_common import err, out
+from vth.cli_common import fail as _fail
 from vth.errors import VthError
 from vth.models import (
     Alert,
@@ -55,23 +57,6 @@ InputOption = Annotated[
         ),
     ),
 ]
-
-
-def _console(stderr: bool = False) -> Console:
-    """A console; tables written to files or pipes get 160 columns instead of 80."""
-    console = Console(stderr=stderr, soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 160
-    return console
-
-
-out = _console()
-err = _console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @profiles_app.command("validate")
@@ -736,6 +721,14 @@ def _alert_table(alerts: list[Alert], console: Console) -> None:
     if len(alerts) > 50:
         table.caption = f"first 50 of {len(alerts)}"
     console.print(table)
+
+
+from vth.cli_tuning import archive_app, labels_app  # noqa: E402 - commands of their own module
+from vth.cli_tuning import backtest as _backtest  # noqa: E402
+
+app.add_typer(archive_app, name="archive")
+app.add_typer(labels_app, name="labels")
+app.command("backtest")(_backtest)
 
 
 if __name__ == "__main__":  # pragma: no cover

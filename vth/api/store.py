@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -40,7 +41,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from vth.api.errors import StoreError
-from vth.models import Alert, AlertKind
+from vth.models import Alert, AlertKind, AlertReview
 
 #: Attempts of one write when another writer inserts the same alert id meanwhile.
 _MAX_ATTEMPTS = 3
@@ -104,6 +105,9 @@ class AlertRow(_Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The inspector's verdict; kept apart from ``body`` so a detector re-storing the
+    #: alert (it grew) never erases it.
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class AlertStore:
@@ -159,6 +163,7 @@ class AlertStore:
         """Create the ``alerts`` table and its indexes when they do not exist yet."""
         with self._failures("create the alerts table"), self._serialised():
             _Base.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
 
     def upsert(self, alert: Alert) -> bool:
         """Store an alert, or update the stored alert with the same id.
@@ -200,14 +205,29 @@ class AlertStore:
 
     def get(self, alert_id: str) -> Alert | None:
         """Return the stored alert with this id, or None."""
-        query = select(AlertRow.body, AlertRow.created_at).where(AlertRow.id == alert_id)
+        query = select(*_READ).where(AlertRow.id == alert_id)
         with (
             self._failures(f"read alert {alert_id}"),
             self._serialised(),
             self.engine.connect() as conn,
         ):
             row = conn.execute(query).one_or_none()
-        return None if row is None else _alert_from_row(row.body, row.created_at)
+        return None if row is None else _alert_from_row(row)
+
+    def review(self, alert_id: str, review: AlertReview) -> Alert | None:
+        """Close an alert with an inspector's verdict (a later review replaces it).
+
+        Returns the reviewed alert, or None when there is no alert with this id.
+        """
+        values = {"review": review.model_dump(mode="json"), "updated_at": datetime.now(UTC)}
+        with self._failures(f"review alert {alert_id}"):
+            with self._serialised(), self.engine.begin() as conn:
+                updated = conn.execute(
+                    update(AlertRow).where(AlertRow.id == alert_id).values(**values)
+                )
+            if not updated.rowcount:
+                return None
+        return self.get(alert_id)
 
     def count(self, where: AlertFilter | None = None) -> int:
         """How many stored alerts match the filter (all when None)."""
@@ -248,7 +268,7 @@ class AlertStore:
             The page of results: at most ``limit`` alerts after skipping ``offset``.
         """
         query = (
-            select(AlertRow.body, AlertRow.created_at)
+            select(*_READ)
             .where(*(where or AlertFilter()).conditions())
             .order_by(AlertRow.start.desc(), AlertRow.id)
             .limit(limit)
@@ -256,7 +276,7 @@ class AlertStore:
         )
         with self._failures("list alerts"), self._serialised(), self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [_alert_from_row(row.body, row.created_at) for row in rows]
+        return [_alert_from_row(row) for row in rows]
 
     def _serialised(self) -> AbstractContextManager[object]:
         return self._lock if self._lock is not None else nullcontext()
@@ -270,8 +290,13 @@ class AlertStore:
 
 
 def _write(conn: Connection, alert: Alert, now: datetime) -> bool:
-    """Update the row of ``alert.id`` or insert it; True when inserted."""
+    """Update the row of ``alert.id`` or insert it; True when inserted.
+
+    An alert without a review leaves a stored review as it is.
+    """
     columns = _columns(alert)
+    if alert.review is not None:
+        columns["review"] = alert.review.model_dump(mode="json")
     updated = conn.execute(
         update(AlertRow).where(AlertRow.id == alert.id).values(**columns, updated_at=now)
     )
@@ -298,13 +323,25 @@ def _columns(alert: Alert) -> dict[str, Any]:
         "limit": alert.limit,
         "unit": alert.unit,
         "severity": alert.severity,
-        "body": alert.model_dump(mode="json"),
+        "body": alert.model_dump(mode="json", exclude={"review"}),
     }
 
 
-def _alert_from_row(body: dict[str, Any], created_at: datetime) -> Alert:
+#: Columns an alert is rebuilt from.
+_READ = (AlertRow.body, AlertRow.created_at, AlertRow.review)
+
+
+def _alert_from_row(row: Any) -> Alert:
     """Rebuild the alert of a row; ``created_at`` is when it was first stored."""
-    return Alert.model_validate({**body, "created_at": created_at})
+    return Alert.model_validate({**row.body, "created_at": row.created_at, "review": row.review})
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns newer versions have to an alerts table an older version created."""
+    present = {c["name"] for c in inspect(engine).get_columns(AlertRow.__tablename__)}
+    if "review" not in present:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE alerts ADD COLUMN review JSON"))
 
 
 @dataclass(frozen=True)
@@ -322,6 +359,8 @@ class AlertFilter:
     substance: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: True: only alerts an inspector closed with a verdict; False: only open ones.
+    reviewed: bool | None = None
 
     def conditions(self) -> builtins.list[ColumnElement[bool]]:
         """WHERE clauses of the filter (none for an empty filter)."""
@@ -338,6 +377,10 @@ class AlertFilter:
             where.append(AlertRow.end >= _aware(self.since, "since"))
         if self.until is not None:
             where.append(AlertRow.start <= _aware(self.until, "until"))
+        if self.reviewed is not None:
+            where.append(
+                AlertRow.review.is_not(None) if self.reviewed else AlertRow.review.is_(None)
+            )
         return where
 
 

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from vth.api.deps import ProfilesDep, StoreDep
 from vth.api.store import AlertFilter
-from vth.models import Alert, AlertKind
+from vth.models import Alert, AlertKind, AlertReview
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -28,9 +28,13 @@ def alert_filter(
         AwareDatetime | None,
         Query(description="Alerts started at or before this ISO-8601 time (start <= until)."),
     ] = None,
+    reviewed: Annotated[
+        bool | None,
+        Query(description="true: only alerts closed with a verdict; false: only open ones."),
+    ] = None,
 ) -> AlertFilter:
     """The alert filter from the query string."""
-    return AlertFilter(mba_id, kind, source_id, substance, since, until)
+    return AlertFilter(mba_id, kind, source_id, substance, since, until, reviewed)
 
 
 @router.get(
@@ -62,6 +66,22 @@ def list_alerts(
 def get_alert(alert_id: str, store: StoreDep) -> Alert:
     """Return the alert with this id, or 404."""
     alert = store.get(alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
+    return alert
+
+
+@router.post(
+    "/{alert_id}/review",
+    summary="Close an alert with a verdict (true or false alarm)",
+    responses={status.HTTP_404_NOT_FOUND: {"description": "No alert with this id."}},
+)
+def review_alert(alert_id: str, review: AlertReview, store: StoreDep) -> Alert:
+    """Record the inspector's verdict on an alert; a later review replaces an earlier one.
+
+    Reviewed alerts become labels for tuning detectors (``vth labels export``).
+    """
+    alert = store.review(alert_id, review)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
     return alert

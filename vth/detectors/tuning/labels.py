@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -30,6 +32,7 @@ from pydantic import (
 
 from vth.detectors.errors import DetectorError
 from vth.models.alert import Alert
+from vth.sensing.masks import close_gaps, run_bounds
 
 LABEL_COLUMNS = ("mba_id", "sensor", "start", "end", "kind", "truth", "note")
 _ALIASES = {"mba": "mba_id", "sensor_id": "sensor", "label": "kind"}
@@ -157,6 +160,78 @@ def labels_from_alerts(alerts: Iterable[Alert]) -> list[Label]:
             )
         )
     return sorted(labels, key=lambda label: (label.start, label.mba_id or "", label.sensor or ""))
+
+
+def labels_from_threshold(
+    dataset: xr.Dataset,
+    sensor: str,
+    variable: str,
+    above: float,
+    *,
+    min_duration: str = "0s",
+    merge_gap: str = "0s",
+    label_sensor: str | None = None,
+    kind: str | None = None,
+) -> list[Label]:
+    """Labels where a reference instrument read above a value: its own events as truth.
+
+    Agencies place sensors beside certified reference analysers; spans in which the
+    reference exceeded ``above`` are the events a detector on the sensor should find.
+
+    Parameters
+    ----------
+    dataset
+        Streams holding the reference ``sensor``.
+    sensor, variable
+        The reference instrument and the quantity it measures.
+    above
+        Values strictly above this mark an event.
+    min_duration
+        Shorter spans are left out (e.g. ``"2h"``).
+    merge_gap
+        Spans this close together become one event.
+    label_sensor
+        Sensor the labels are for (the one a detector watches); ``sensor`` when None.
+    kind
+        Kind of the labels (e.g. ``peak``); any kind when None.
+
+    Raises
+    ------
+    LabelError
+        When the sensor or variable is not in the dataset.
+    """
+    sensors = dataset["sensor"].values.astype(str)
+    if sensor not in sensors:
+        raise LabelError(f"no sensor {sensor!r} in the data; sensors: {', '.join(sensors)}")
+    if variable not in dataset.data_vars:
+        present = ", ".join(map(str, dataset.data_vars))
+        raise LabelError(f"no variable {variable!r} in the data; variables: {present}")
+    series = dataset[variable].isel(sensor=int(np.flatnonzero(sensors == sensor)[0]))
+    times = series["time"].values.astype("datetime64[ns]")
+    if len(times) == 0:
+        return []
+    step = np.median(np.diff(times)) if len(times) > 1 else np.timedelta64(0, "ns")
+    with np.errstate(invalid="ignore"):
+        mask = (series.values > above)[None, :]
+    gap_samples = int(pd.Timedelta(merge_gap).value // max(1, int(step.astype(np.int64))))
+    if gap_samples > 0:
+        mask = close_gaps(mask, gap_samples)
+    _, starts, stops = run_bounds(mask)
+    ends = times[stops - 1] + step
+    keep = (ends - times[starts]) >= np.timedelta64(pd.Timedelta(min_duration).value, "ns")
+    mba = str(dataset["mba_id"].values[int(np.flatnonzero(sensors == sensor)[0])])
+    note = f"{sensor} {variable} > {above:g}"
+    return [
+        Label(
+            mba_id=mba,
+            sensor=label_sensor or sensor,
+            start=pd.Timestamp(a).tz_localize("UTC").to_pydatetime(),
+            end=pd.Timestamp(b).tz_localize("UTC").to_pydatetime(),
+            kind=kind,
+            note=note,
+        )
+        for a, b in zip(times[starts][keep], ends[keep], strict=True)
+    ]
 
 
 def _from_csv(path: Path) -> list[Label]:
