@@ -400,14 +400,18 @@ def backtest(
     import pandas as pd
 
     from vth.detectors import get
+    from vth.detectors.settings_file import check_detector_params
     from vth.detectors.tuning.backtest import DataSpec
+    from vth.detectors.tuning.sweep import check_parameters
     from vth.detectors.tuning.labels import read_all_labels
     from vth.detectors.tuning.metrics import MatchOptions
 
     try:
         get(detector)
         fixed = {k: _parse_value(v) for k, v in _pairs(param, "--param").items()}
+        check_detector_params({detector: fixed}, "--param")
         space = _parse_space(grid, random is not None)
+        check_parameters(detector, [dict.fromkeys(space)])
         labels = read_all_labels(labels_files or [])
         spec = DataSpec.of(
             archive,

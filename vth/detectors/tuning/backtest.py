@@ -229,6 +229,11 @@ def evaluate(
             f"detector {detector.name!r} runs on {detector.scope} data; this history was "
             f"prepared for {data.scope} detectors"
         )
+    if detector.requires_fit and not data.fit:
+        raise DetectorError(
+            f"{detector.name} must be fitted on history: give a fit_until time after the "
+            "archive's start (the span before it is the training history)"
+        )
     errors: list[str] = []
     detections: list[Detection] = []
     for group, dataset in data.evaluate.items():
