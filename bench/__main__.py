@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.tuning import tuning_rows
 from vth.detectors import create
 from vth.detectors.compliance.period import ReportPeriod
 from vth.detectors.compliance.report import compliance_report
@@ -407,6 +408,7 @@ def main() -> None:
 
     rows.extend(enose_rows())
     rows.extend(raster_rows())
+    rows.extend(tuning_rows())
 
     lines = [
         "# Benchmark results",
