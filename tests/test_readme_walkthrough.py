@@ -31,6 +31,15 @@ def walkthrough_blocks() -> list[str]:
     return re.findall(r"```bash\n(.*?)```", match.group(1), re.S)
 
 
+def python_example() -> str:
+    """The Python example of the tuning section (it reads the walkthrough's files)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Tuning detectors on history") :]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block, "the tuning section lost its Python example"
+    return "\n".join(line.removeprefix("  ") for line in block.group(1).splitlines())
+
+
 def test_walkthrough_has_the_steps_of_the_issue() -> None:
     joined = "\n".join(walkthrough_blocks())
     for step in ("archive import", "labels", "backtest", "--grid", "--save-params", "serve"):
@@ -75,3 +84,14 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     labels = pd.read_csv(tmp_path / "labels.csv")
     assert len(labels) > 50 and set(labels["sensor"]) == {"mox-1"}
     assert yaml.safe_load((tmp_path / "detectors.yaml").read_text())["deviation"]
+    example = subprocess.run(
+        [sys.executable, "-c", python_example()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert example.returncode == 0, example.stderr
+    f1, per_month = (float(v) for v in example.stdout.split())
+    assert 0 < f1 < 1 and per_month > 0

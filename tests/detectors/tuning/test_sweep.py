@@ -131,6 +131,22 @@ def test_compliance_sweep_on_a_year_of_stack_data_equals_single_process(cluster:
     assert single["months"].iloc[0] == pytest.approx(hours / 24 / 30.436875, abs=0.01)
 
 
+def test_a_scheduler_address_is_used_as_given(
+    airquality: tuple[Path, list[Any]], cluster: Any
+) -> None:
+    path, labels = airquality
+    job = SweepJob(
+        "deviation",
+        {},
+        DataSpec.of(path, TUNING_PROFILES, start="2004-09-01", end="2004-10-01", sensors=["mox-1"]),
+        tuple(labels),
+    )
+    sets = parameter_sets({"threshold": [2.0, 4.0]})
+    with dask_client(scheduler=cluster.scheduler.address) as remote:
+        assert remote.scheduler.address == cluster.scheduler.address
+        pd.testing.assert_frame_equal(run_sweep(job, sets, remote), run_sweep(job, sets))
+
+
 def test_unknown_parameters_are_refused_before_any_work() -> None:
     with pytest.raises(ValueError, match="no parameter"):
         check_parameters("deviation", [{"treshold": 3}])
