@@ -362,7 +362,7 @@ class Service:
         keep_ns = time.time_ns() - int(self.settings.buffer_retention_h * 3600 * 1e9)
         self.buffer.prune(np.datetime64(keep_ns, "ns"))
         if self.journal is not None and self.detection_runs % 720 == 0:
-            self.journal.compact(keep_ns)
+            self.journal.compact(keep_ns, self.settings.journal_archive_dir)
 
     def health(self) -> dict[str, Any]:
         """Gateway and detection state for ``GET /health``."""

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="Samples stamped further ahead than this are quarantined."
     )
     quarantine_path: Path = Field(default=Path("var/quarantine.jsonl"))
+    journal_archive_dir: Path | None = Field(
+        default=Path("var/journal-archive"),
+        description=(
+            "Messages leaving the journal (older than the buffer retention) are kept here, "
+            "one file per day, for 'vth archive import'; unset: they are dropped."
+        ),
+    )
     journal_path: Path | None = Field(
         default=Path("var/journal.jsonl"),
         description="Append-only journal of accepted messages, replayed on start; unset: off.",

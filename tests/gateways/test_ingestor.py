@@ -127,3 +127,21 @@ def test_topic_template_parses_and_builds_topics():
         template.parse("sites/avi/s1")
     with pytest.raises(TopicError, match="sensor_id"):
         TopicTemplate("vth/{mba_id}")
+
+
+def test_journal_compaction_moves_old_messages_to_daily_archive_files(tmp_path: Path):
+    journal = Journal(tmp_path / "j.jsonl")
+    day1 = 1772323200 * 10**9  # 2026-03-01T00:00Z
+    day2 = day1 + 86_400 * 10**9
+    journal.append([(day1 + 1, "a/b", b"one"), (day2 + 1, "a/c", b"two"), (day2 + 9, "a/d", b"3")])
+    archive = tmp_path / "archive"
+    assert journal.compact(keep_after_ns=day2 + 5, archive_dir=archive) == 2
+    assert list(journal.replay()) == [(day2 + 9, "a/d", b"3")]
+    files = sorted(p.name for p in archive.iterdir())
+    assert files == ["journal-2026-03-01.jsonl", "journal-2026-03-02.jsonl"]
+    assert list(Journal(archive / "journal-2026-03-02.jsonl").replay()) == [
+        (day2 + 1, "a/c", b"two")
+    ]
+    journal.append([(day2 + 20, "a/e", b"4")])
+    assert journal.compact(keep_after_ns=day2 + 15, archive_dir=archive) == 1  # appends
+    assert len(list(Journal(archive / "journal-2026-03-02.jsonl").replay())) == 2

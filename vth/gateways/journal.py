@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,12 +49,18 @@ class Journal:
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a crash mid-write
 
-    def compact(self, keep_after_ns: int) -> int:
-        """Rewrite the journal without messages received before ``keep_after_ns``."""
+    def compact(self, keep_after_ns: int, archive_dir: Path | None = None) -> int:
+        """Rewrite the journal without messages received before ``keep_after_ns``.
+
+        With ``archive_dir`` the dropped messages are first appended (and fsynced) to
+        ``journal-YYYY-MM-DD.jsonl`` files there, one per UTC day of receipt: the
+        gateway's history, which ``vth archive import`` turns into an archive.
+        """
         with self._lock:
             if not self.path.exists():
                 return 0
             kept, dropped = [], 0
+            by_day: dict[str, list[str]] = {}
             with self.path.open(encoding="utf-8") as f:
                 for line in f:
                     try:
@@ -65,6 +72,15 @@ class Journal:
                         kept.append(line)
                     else:
                         dropped += 1
+                        day = time.strftime("%Y-%m-%d", time.gmtime(received / 1e9))
+                        by_day.setdefault(day, []).append(line)
+            if archive_dir is not None and by_day:
+                archive_dir.mkdir(parents=True, exist_ok=True)
+                for day, lines in sorted(by_day.items()):
+                    with (archive_dir / f"journal-{day}.jsonl").open("a", encoding="utf-8") as out:
+                        out.write("".join(lines))
+                        out.flush()
+                        os.fsync(out.fileno())
             if dropped:
                 tmp = self.path.with_suffix(".tmp")
                 tmp.write_text("".join(kept), encoding="utf-8")
