@@ -402,9 +402,9 @@ def backtest(
     from vth.detectors import get
     from vth.detectors.settings_file import check_detector_params
     from vth.detectors.tuning.backtest import DataSpec
-    from vth.detectors.tuning.sweep import check_parameters
     from vth.detectors.tuning.labels import read_all_labels
     from vth.detectors.tuning.metrics import MatchOptions
+    from vth.detectors.tuning.sweep import check_parameters
 
     try:
         get(detector)
