@@ -469,7 +469,7 @@ def serve(
 def _check_serve(settings: Settings) -> None:
     """Print what ``vth serve`` would run with ``settings``; raises on any problem."""
     from vth.detectors.settings_file import load_detector_params
-    from vth.pipeline import network_detectors, stream_detectors
+    from vth.pipeline import history_warnings, network_detectors, stream_detectors
     from vth.raster_pipeline import raster_detectors
 
     profile_map = load_profiles(settings.profiles_dir)
@@ -479,16 +479,19 @@ def _check_serve(settings: Settings) -> None:
         else {}
     )
     table = Table("detector", "scope", "parameters set", title="vth serve would run")
-    for d in [
+    detectors = [
         *stream_detectors(None, params),
         *network_detectors(None, params),
         *raster_detectors(None, params),
-    ]:
+    ]
+    for d in detectors:
         given = params.get(d.name, {})
         table.add_row(
             d.name, d.scope, ", ".join(f"{k}={v}" for k, v in given.items()) or "defaults"
         )
     out.print(table)
+    for warning in history_warnings(detectors, settings.buffer_retention_h):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     out.print(
         f"{len(profile_map)} profile(s) in {settings.profiles_dir}; "
         f"detector settings: {settings.detector_params_file or 'none'}"

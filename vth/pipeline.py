@@ -7,7 +7,7 @@ weather stations of every MBA and public network together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import xarray as xr
@@ -19,6 +19,7 @@ from vth.sensing.network import Network
 
 __all__ = [
     "NETWORK_KINDS",
+    "history_warnings",
     "network_dataset",
     "network_detectors",
     "run_detectors",
@@ -67,6 +68,16 @@ def network_detectors(
             if get(n).scope == "network" and (get(n).default or n in (params or {}))
         ]
     return [d for d in _create(selected, params) if isinstance(d, NetworkDetector)]
+
+
+def history_warnings(detectors: Sequence[BaseDetector], retention_h: float) -> list[str]:
+    """Warnings for detectors that need more recent data than the buffer keeps."""
+    return [
+        f"{d.name} needs {d.history_needed_h():g} h of data before it can detect; the buffer "
+        f"keeps {retention_h:g} h: raise VTH_BUFFER_RETENTION_H (buffer_retention_h)"
+        for d in detectors
+        if d.history_needed_h() > retention_h
+    ]
 
 
 def _create(

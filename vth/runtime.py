@@ -33,6 +33,7 @@ from vth.gateways.topics import TopicTemplate
 from vth.models import Alert, MbaProfile, SensorNetwork, load_networks, load_profiles, network_of
 from vth.models.detection import Detection
 from vth.pipeline import (
+    history_warnings,
     network_dataset,
     run_detectors,
     run_network_detectors,
@@ -146,6 +147,8 @@ class Service:
         self._owns_store = store is None
         self.store = store if store is not None else AlertStore(settings.database_url)
         self.detectors = stream_detectors(detectors, self.detector_params)
+        for warning in history_warnings(self.detectors, settings.buffer_retention_h):
+            log.warning("%s", warning)
         self.buffer = StreamBuffer()
         self.quarantine = Quarantine(settings.quarantine_path)
         self.topics = TopicTemplate(settings.topic_template)

@@ -56,6 +56,14 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     #: when named, or when a detector settings file gives their parameters.
     default: ClassVar[bool] = True
 
+    def history_needed_h(self) -> float:
+        """Hours of recent data the detector needs before it can detect anything.
+
+        The service warns when its buffer keeps less; 0 for detectors that judge each
+        window on its own.
+        """
+        return 0.0
+
     def _check_fitted(self) -> None:
         if self.requires_fit and not getattr(self, "is_fitted_", False):
             raise NotFittedError(f"detector {self.name!r} must be fitted on history before detect")

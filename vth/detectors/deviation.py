@@ -94,6 +94,14 @@ class DeviationDetector(Detector):
         self.quantities = quantities
         self.grid = grid
 
+    def history_needed_h(self) -> float:
+        """The part of the window that must hold data before a baseline exists."""
+        try:
+            window = pd.Timedelta(self.window)
+        except (TypeError, ValueError):
+            return 0.0
+        return float(window / pd.Timedelta(hours=1)) * float(self.min_coverage)
+
     def _detect(self, dataset: xr.Dataset, profile: MbaProfile) -> list[Detection]:
         self._check_params()
         names = self._variables(dataset)
