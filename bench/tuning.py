@@ -9,18 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vth.demo.airquality import airquality_history, airquality_labels
 from vth.detectors.deviation import trailing_zscore
 from vth.detectors.tuning import (
     DataSpec,
     MatchOptions,
     SweepJob,
     dask_client,
-    labels_from_threshold,
     parameter_sets,
     run_sweep,
 )
 from vth.sensing.archive import write_archive
-from vth.sensing.importers import CsvOptions, import_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,21 +62,8 @@ def tuning_rows() -> list[tuple[str, str, str, str]]:
     )
 
     # 2. A 24-run sweep of deviation over the real Air Quality year, in process vs 2 workers.
-    options = CsvOptions(
-        mba_id="airquality-roadside",
-        sensor="mox-1",
-        time_columns=["Date", "Time"],
-        dayfirst=True,
-        timezone="Europe/Rome",
-        missing=[-200],
-        columns=["PT08_S1_CO", "CO_GT"],
-        rename={"CO_GT": "reference/CO"},
-        units={"CO": "mg/m3"},
-    )
-    ds = import_csv(ROOT / "examples" / "data" / "airquality-uci.csv", options).dataset
-    labels = labels_from_threshold(
-        ds, "reference", "CO", 6.0, merge_gap="2h", label_sensor="mox-1", kind="peak"
-    )
+    ds = airquality_history()
+    labels = airquality_labels(ds)
     with tempfile.TemporaryDirectory() as tmp:
         archive = write_archive(ds, Path(tmp) / "history.zarr")
         job = SweepJob(

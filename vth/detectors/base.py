@@ -56,6 +56,13 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     #: when named, or when a detector settings file gives their parameters.
     default: ClassVar[bool] = True
 
+    def check_params(self) -> None:
+        """Raise :class:`~vth.detectors.errors.DetectorConfigError` for invalid values.
+
+        Settings files are checked with this before the service starts; detectors
+        with constraints on their parameters override it.
+        """
+
     def history_needed_h(self) -> float:
         """Hours of recent data the detector needs before it can detect anything.
 

@@ -82,7 +82,7 @@ class DeviationDetector(Detector):
         merge_gap: str = "1h",
         min_coverage: float = 0.5,
         direction: Direction = "up",
-        quantities: list[str] | None = None,
+        quantities: list[str] | str | None = None,
         grid: str | None = None,
     ) -> None:
         self.window = window
@@ -103,7 +103,7 @@ class DeviationDetector(Detector):
         return float(window / pd.Timedelta(hours=1)) * float(self.min_coverage)
 
     def _detect(self, dataset: xr.Dataset, profile: MbaProfile) -> list[Detection]:
-        self._check_params()
+        self.check_params()
         names = self._variables(dataset)
         if not names or dataset.sizes["time"] < 2:
             return []
@@ -171,15 +171,21 @@ class DeviationDetector(Detector):
         stream_vars = [str(n) for n, v in dataset.data_vars.items() if set(v.dims) == set(DIMS)]
         if self.quantities is None:
             return [n for n in stream_vars if n not in NOT_EMISSIONS]
-        return [n for n in self.quantities if n in stream_vars]
+        wanted: object = self.quantities
+        if isinstance(wanted, str):  # one name given as text in a settings file
+            wanted = [wanted]
+        return [n for n in stream_vars if n in wanted]  # type: ignore[operator]
 
-    def _check_params(self) -> None:
-        if not np.isfinite(self.threshold) or self.threshold <= 0:
+    def check_params(self) -> None:
+        """Refuse thresholds, coverages, directions, grids and durations that make no sense."""
+        if not _is_number(self.threshold) or not np.isfinite(self.threshold) or self.threshold <= 0:
             raise DetectorConfigError(f"deviation: threshold must be > 0, got {self.threshold!r}")
-        if not 0 < self.min_coverage <= 1:
+        if not _is_number(self.min_coverage) or not 0 < self.min_coverage <= 1:
             raise DetectorConfigError(
                 f"deviation: min_coverage must be in (0, 1], got {self.min_coverage!r}"
             )
+        for what in ("window", "min_duration", "merge_gap"):
+            _samples(getattr(self, what), 1, what)
         if self.direction not in ("up", "down", "both"):
             raise DetectorConfigError(
                 f"deviation: direction must be 'up', 'down' or 'both', got {self.direction!r}"
@@ -188,6 +194,10 @@ class DeviationDetector(Detector):
             raise DetectorConfigError(
                 f"deviation: grid must be one of {', '.join(PERIOD_NS)}, got {self.grid!r}"
             )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def trailing_zscore(
@@ -211,9 +221,11 @@ def trailing_zscore(
         A flat baseline (std 0) gives NaN, not infinity.
     """
     min_count = max(2, int(np.ceil(window * min_coverage)))
+    # data shorter than the window: the window holds all there is (bottleneck refuses more)
+    window = min(window, values.shape[-1])
     mean = np.full_like(values, np.nan)
     std = np.full_like(values, np.nan)
-    if values.shape[-1] > 1:
+    if window >= min_count:
         mean[..., 1:] = bn.move_mean(values, window, min_count=min_count, axis=-1)[..., :-1]
         std[..., 1:] = bn.move_std(values, window, min_count=min_count, axis=-1, ddof=1)[..., :-1]
     with np.errstate(invalid="ignore", divide="ignore"):

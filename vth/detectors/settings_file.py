@@ -15,12 +15,14 @@ when the file is read, so a typo stops the service at start instead of being ign
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sklearn.base import BaseEstimator, clone
 
 from vth.detectors.errors import DetectorConfigError
 from vth.detectors.registry import get
@@ -75,12 +77,36 @@ def check_detector_params(content: Mapping[str, Any], origin: str = "settings") 
                 f"{origin}: detector {name!r} has no parameter(s) {', '.join(unknown)}; "
                 f"its parameters are {', '.join(sorted(known))}"
             )
+        params = {k: _nested(cls, k, v, origin) for k, v in params.items()}
         try:
-            cls().set_params(**params)
-        except (TypeError, ValueError) as exc:
+            configured = cls().set_params(**params)
+            clone(configured)  # nested estimators given as plain values fail here
+            configured.check_params()
+        except DetectorConfigError as exc:
+            raise DetectorConfigError(f"{origin}: {exc}") from None
+        except (TypeError, ValueError, RuntimeError) as exc:
             raise DetectorConfigError(f"{origin}: detector {name!r}: {exc}") from None
         checked[str(name)] = dict(params)
     return checked
+
+
+def _nested(cls: type[BaseEstimator], name: str, value: Any, origin: str) -> Any:
+    """A mapping given for a parameter that takes a detector becomes that detector.
+
+    ``enose: {quality: {spike_threshold: 5}}`` gives the e-nose detector its own
+    quality detector with that threshold.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    hints = typing.get_type_hints(cls.__init__)
+    kinds = typing.get_args(hints.get(name)) or (hints.get(name),)
+    estimators = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseEstimator)]
+    if not estimators:
+        return value
+    try:
+        return estimators[0](**value)
+    except TypeError as exc:
+        raise DetectorConfigError(f"{origin}: {cls.__name__} parameter {name!r}: {exc}") from None
 
 
 def save_detector_params(
@@ -99,17 +125,23 @@ def save_detector_params(
     if note:
         header += f"\n# {detector}: {note}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(current, sort_keys=True, allow_unicode=True)
+    text = yaml.safe_dump(_plain(current), sort_keys=True, allow_unicode=True)
     path.write_text(header + "\n" + text, encoding="utf-8")
     return path
 
 
 def _plain(value: Any) -> Any:
     """Numpy scalars and tuples as YAML-friendly Python values."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+    if isinstance(value, str):
+        return str(value)  # numpy strings too
+    if isinstance(value, BaseEstimator):  # a nested detector: its parameters
+        return {k: _plain(v) for k, v in value.get_params(deep=False).items()}
+    if hasattr(value, "item") and not isinstance(value, (list, dict)):  # numpy scalars
         return value.item()
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value

@@ -65,6 +65,7 @@ def import_journal(
         buffer, quarantine, TopicTemplate(topic_template), max_future_s=_MAX_FUTURE_S
     )
     result = JournalImport(dataset=xr.Dataset())
+    paths = list(paths)
     for path in paths:
         path = Path(path)
         if not path.is_file():
@@ -79,8 +80,8 @@ def import_journal(
                     result.problems.append(f"{topic}: {'; '.join(outcome.problems)}")
     if result.readings == 0:
         raise StreamFormatError(
-            f"no readings in {result.messages} journalled message(s)"
-            + (f"; first problem: {result.problems[0]}" if result.problems else "")
+            f"{', '.join(str(p) for p in paths)}: no readings in {result.messages} journalled "
+            "message(s)" + (f"; first problem: {result.problems[0]}" if result.problems else "")
         )
     parts = [buffer.to_dataset(mba_id) for mba_id in buffer.mba_ids()]
     result.dataset = merge_streams(parts, "journal")

@@ -10,7 +10,7 @@ canonical units. :func:`write_archive` writes the Zarr stores the importers make
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vth.sensing.errors import StreamFormatError
+from vth.sensing.errors import StreamFormatError, UnitError
 from vth.sensing.io import read_long_csv
-from vth.sensing.streams import DIMS, validate_stream_dataset
+from vth.sensing.streams import DIMS, check_stream_structure, validate_stream_dataset
+from vth.sensing.units import canonical_unit, to_canonical
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 #: Samples per chunk along ``time`` when an archive is written (about a month of 1-min data).
 TIME_CHUNK = 43_200
 _STRING_COORDS = ("sensor", "mba_id", "kind")
+_PER_SENSOR = ("mba_id", "kind", "lat", "lon")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class Archive:
             ds = ds.isel(time=slice(lo, hi))
         if variables is not None:
             ds = ds[[v for v in variables if v in ds.data_vars]]
-        return validate_stream_dataset(ds.load(), self.origin)
+        # compute(), not load(): load() would fill the lazy archive itself in place
+        return validate_stream_dataset(ds.compute(), self.origin)
 
 
 def open_archive(path: Path | str | Sequence[Path | str], chunks: int | None = None) -> Archive:
@@ -113,7 +116,7 @@ def open_archive(path: Path | str | Sequence[Path | str], chunks: int | None = N
     """
     paths = _expand(path)
     origin = str(path) if isinstance(path, (str, Path)) else ", ".join(str(p) for p in paths)
-    time_chunks: dict[str, int] | dict[str, str] = {"time": chunks} if chunks is not None else {}
+    time_chunks: dict[str, int] = {"time": chunks} if chunks is not None else {}
     try:
         if len(paths) == 1 and paths[0].suffix.lower() == ".zarr":
             ds = xr.open_zarr(paths[0], chunks=time_chunks or {})
@@ -123,13 +126,7 @@ def open_archive(path: Path | str | Sequence[Path | str], chunks: int | None = N
             if len(paths) == 1:
                 ds = xr.open_dataset(paths[0], engine="h5netcdf", chunks=time_chunks or {})
             else:
-                ds = xr.open_mfdataset(
-                    paths,
-                    engine="h5netcdf",
-                    combine="by_coords",
-                    join="outer",
-                    chunks=time_chunks or {},
-                )
+                ds = _open_netcdf_files(paths, time_chunks or {})
         else:
             kinds = sorted({p.suffix or p.name for p in paths})
             raise StreamFormatError(
@@ -172,13 +169,16 @@ def write_archive(ds: xr.Dataset, path: Path | str) -> Path:
 def merge_streams(datasets: Sequence[xr.Dataset], origin: str = "import") -> xr.Dataset:
     """Combine stream datasets of different sensors or times into one.
 
-    Two datasets with different values for the same sensor, variable and time are
-    an error naming them; equal values and NaN gaps merge.
+    Each is converted to canonical units first. Two datasets with different values for
+    the same sensor, variable and time are an error naming them, and so is a sensor id
+    under two MBAs; equal values and NaN gaps merge.
     """
     if not datasets:
         raise StreamFormatError(f"{origin}: nothing to combine")
+    datasets = [validate_stream_dataset(d, origin) for d in datasets]
     if len(datasets) == 1:
         return datasets[0]
+    _owners(datasets, [origin] * len(datasets))
     try:
         merged = xr.merge(
             [d.drop_vars(["kind", "lat", "lon"], errors="ignore") for d in datasets],
@@ -189,6 +189,58 @@ def merge_streams(datasets: Sequence[xr.Dataset], origin: str = "import") -> xr.
     except xr.MergeError as exc:
         raise StreamFormatError(f"{origin}: the inputs disagree ({_short(exc)})") from None
     return validate_stream_dataset(merged, origin)
+
+
+def _owners(datasets: Sequence[xr.Dataset], origins: Sequence[str]) -> dict[str, str]:
+    """The MBA of each sensor over several datasets; a sensor under two MBAs is an error."""
+    owner: dict[str, str] = {}
+    for ds, origin in zip(datasets, origins, strict=True):
+        sensors = ds["sensor"].values.astype(str)
+        for sensor, mba_id in zip(sensors, ds["mba_id"].values.astype(str), strict=True):
+            if owner.setdefault(sensor, mba_id) != mba_id:
+                raise StreamFormatError(
+                    f"{origin}: sensor id {sensor!r} appears under several MBAs "
+                    f"({owner[sensor]}, {mba_id})"
+                )
+    return owner
+
+
+def _open_netcdf_files(paths: Sequence[Path], chunks: Mapping[str, int]) -> xr.Dataset:
+    """Several netCDF stream files as one lazy dataset, each in canonical units first."""
+    parts = []
+    for path in paths:
+        opened = check_stream_structure(
+            xr.open_dataset(path, engine="h5netcdf", chunks=dict(chunks)), str(path)
+        )
+        parts.append(_canonical_lazy(opened, str(path)))
+    owner = _owners(parts, [str(p) for p in paths])
+    combined = xr.combine_by_coords(
+        [p.drop_vars(list(_PER_SENSOR), errors="ignore") for p in parts],
+        join="outer",
+        compat="no_conflicts",
+        data_vars="all",
+        coords="different",
+        combine_attrs="drop_conflicts",
+    )
+    assert isinstance(combined, xr.Dataset)
+    sensors = combined["sensor"].values.astype(str)
+    return combined.assign_coords(mba_id=("sensor", [owner[s] for s in sensors]))
+
+
+def _canonical_lazy(ds: xr.Dataset, origin: str) -> xr.Dataset:
+    """Convert each variable to its canonical unit without reading it (dask arithmetic)."""
+    converted = {}
+    for name, var in ds.data_vars.items():
+        if set(var.dims) != set(DIMS) or "flag_masks" in var.attrs:
+            continue
+        unit = var.attrs.get("units")
+        try:
+            target = canonical_unit(str(name), unit)
+            data = to_canonical(var.data.astype(np.float64), unit)  # dask arrays stay lazy
+        except UnitError as exc:
+            raise StreamFormatError(f"{origin}: variable {name!r}: {exc}") from None
+        converted[name] = var.copy(data=data).assign_attrs({**var.attrs, "units": target})
+    return ds.assign(converted)
 
 
 def _expand(path: Path | str | Sequence[Path | str]) -> list[Path]:
@@ -214,29 +266,15 @@ def _expand(path: Path | str | Sequence[Path | str]) -> list[Path]:
             paths.append(p)
     if len(paths) > 1 and any(p.suffix.lower() in (".zarr", ".csv") for p in paths):
         raise StreamFormatError(
-            "give one Zarr store or one CSV file, or any number of netCDF files; "
-            "combine others with 'vth archive import' first"
+            f"{', '.join(str(p) for p in paths)}: give one Zarr store or one CSV file, or any "
+            "number of netCDF files; combine others with 'vth archive import' first"
         )
     return paths
 
 
 def _check_structure(ds: xr.Dataset, origin: str) -> xr.Dataset:
     """The stream contract checks that need no values (those wait for :meth:`Archive.load`)."""
-    for dim in DIMS:
-        if dim not in ds.dims:
-            raise StreamFormatError(
-                f"{origin}: missing dimension {dim!r}; stream archives have dims "
-                f"(sensor, time), found {tuple(ds.dims)}"
-            )
-    if "mba_id" not in ds.coords:
-        raise StreamFormatError(f"{origin}: missing coordinate 'mba_id' (the MBA of each sensor)")
-    if not np.issubdtype(ds["time"].dtype, np.datetime64):
-        raise StreamFormatError(f"{origin}: coordinate 'time' is {ds['time'].dtype}, not datetime")
-    times = ds["time"].values
-    if len(times) > 1 and not bool((np.diff(times) > np.timedelta64(0)).all()):
-        ds = ds.sortby("time")
-        if bool((np.diff(ds["time"].values) == np.timedelta64(0)).any()):
-            raise StreamFormatError(f"{origin}: duplicate times on the 'time' axis")
+    ds = check_stream_structure(ds, origin)
     return ds.assign_coords(mba_id=("sensor", ds["mba_id"].values.astype(str)))
 
 

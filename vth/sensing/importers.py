@@ -19,6 +19,7 @@ and counted in the import notes, never guessed. Values equal to a ``missing`` ma
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from vth.sensing.io import CSV_COLUMNS, long_frame_to_dataset
 
 CsvLayout = Literal["wide", "long"]
 TIME_NAMES = ("time", "timestamp", "datetime", "date_time", "Time", "Timestamp", "DateTime")
+#: How pandas renames a repeated column: ``NOx``, ``NOx.1``.
+_MANGLED = re.compile(r"(?P<name>.+)\.(?P<n>\d+)")
 _UNIT_IN_HEADER = re.compile(r"^(?P<name>.+?)\s*[\[(](?P<unit>[^\])]+)[\])]\s*$")
 
 
@@ -118,9 +121,16 @@ def import_csv(path: Path | str, options: CsvOptions) -> ImportResult:
             keep_default_na=False,
             skipinitialspace=True,
         )
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
         raise StreamFormatError(f"{path}: not a readable CSV file ({exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
+    if df.empty:
+        raise StreamFormatError(f"{path}: no rows below the header")
+    duplicated = [c for c in df.columns if (m := _MANGLED.fullmatch(c)) and m["name"] in df.columns]
+    if duplicated:
+        raise StreamFormatError(
+            f"{path}: column {_MANGLED.fullmatch(duplicated[0])['name']!r} appears more than once"  # type: ignore[index]
+        )
     df = df.dropna(axis=1, how="all")
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
     notes: list[str] = []
@@ -170,20 +180,26 @@ def _times(
     else:
         kwargs["dayfirst"] = options.dayfirst
         kwargs["format"] = "mixed"
+    with_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
     try:
-        parsed = pd.to_datetime(text.where(~empty), **kwargs)  # type: ignore[call-overload]
+        # times with offsets (several, across a daylight-saving change) straight to UTC
+        parsed = pd.to_datetime(text.where(~empty), utc=bool(with_offset.any()), **kwargs)  # type: ignore[call-overload]
     except (ValueError, TypeError) as exc:
         raise StreamFormatError(f"{path}: times cannot be read ({exc})") from None
-    if hasattr(parsed, "dt") and parsed.dt.tz is not None:
+    unparsed = parsed.isna() & ~empty
+    if unparsed.any():
+        row = int(np.flatnonzero(unparsed.to_numpy())[0])
+        raise StreamFormatError(
+            f"{path}: line {row + 2}: time {text.iloc[row]!r} cannot be read"
+            + ("" if options.time_format else "; give its format")
+        )
+    if with_offset.any() and not with_offset[~empty].all():
+        raise StreamFormatError(
+            f"{path}: some times carry a UTC offset and some do not; give all times one way"
+        )
+    if parsed.dt.tz is not None:
         utc = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     else:
-        unparsed = parsed.isna() & ~empty
-        if unparsed.any():
-            row = int(np.flatnonzero(unparsed.to_numpy())[0])
-            raise StreamFormatError(
-                f"{path}: line {row + 2}: time {text.iloc[row]!r} cannot be read"
-                + ("" if options.time_format else "; give its format")
-            )
         try:
             local = parsed.dt.tz_localize(options.timezone, ambiguous="NaT", nonexistent="NaT")
         except (ValueError, KeyError) as exc:

@@ -73,20 +73,7 @@ def validate_stream_dataset(ds: xr.Dataset, origin: str = "dataset") -> xr.Datas
     StreamFormatError
         Naming the file (``origin``) and what is wrong.
     """
-    for dim in DIMS:
-        if dim not in ds.dims:
-            raise StreamFormatError(
-                f"{origin}: missing dimension {dim!r}; stream datasets have dims (sensor, time), "
-                f"found {tuple(ds.dims)}"
-            )
-    if "mba_id" not in ds.coords:
-        raise StreamFormatError(f"{origin}: missing coordinate 'mba_id' (the MBA of each sensor)")
-    if not np.issubdtype(ds["time"].dtype, np.datetime64):
-        raise StreamFormatError(f"{origin}: coordinate 'time' is {ds['time'].dtype}, not datetime")
-    if ds.sizes["time"] > 1 and not bool((np.diff(ds["time"].values) > np.timedelta64(0)).all()):
-        ds = ds.sortby("time")
-        if bool((np.diff(ds["time"].values) == np.timedelta64(0)).any()):
-            raise StreamFormatError(f"{origin}: duplicate times on the 'time' axis")
+    ds = check_stream_structure(ds, origin)
     converted = {}
     for name, var in ds.data_vars.items():
         if set(var.dims) != set(DIMS) or "flag_masks" in var.attrs:
@@ -115,6 +102,34 @@ def validate_stream_dataset(ds: xr.Dataset, origin: str = "dataset") -> xr.Datas
                 }
             )
     return out
+
+
+def check_stream_structure(ds: xr.Dataset, origin: str = "dataset") -> xr.Dataset:
+    """The checks of the stream contract that read no values; returns ``ds`` sorted by time.
+
+    Dims ``(sensor, time)``, an ``mba_id`` coordinate, a datetime ``time`` axis without
+    duplicates. Cheap on lazily opened archives: only coordinates are read.
+
+    Raises
+    ------
+    StreamFormatError
+        Naming the file (``origin``) and what is wrong.
+    """
+    for dim in DIMS:
+        if dim not in ds.dims:
+            raise StreamFormatError(
+                f"{origin}: missing dimension {dim!r}; stream datasets have dims (sensor, time), "
+                f"found {tuple(ds.dims)}"
+            )
+    if "mba_id" not in ds.coords:
+        raise StreamFormatError(f"{origin}: missing coordinate 'mba_id' (the MBA of each sensor)")
+    if not np.issubdtype(ds["time"].dtype, np.datetime64):
+        raise StreamFormatError(f"{origin}: coordinate 'time' is {ds['time'].dtype}, not datetime")
+    if ds.sizes["time"] > 1 and not bool((np.diff(ds["time"].values) > np.timedelta64(0)).all()):
+        ds = ds.sortby("time")
+        if bool((np.diff(ds["time"].values) == np.timedelta64(0)).any()):
+            raise StreamFormatError(f"{origin}: duplicate times on the 'time' axis")
+    return ds
 
 
 def annotate(ds: xr.Dataset, profile: MbaProfile | SensorNetwork) -> xr.Dataset:

@@ -17,23 +17,21 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from vth.demo.airquality import airquality_history, airquality_labels
 from vth.detectors.tuning import (
     DataSpec,
     MatchOptions,
     SweepJob,
     best_run,
     dask_client,
-    labels_from_threshold,
     parameter_sets,
     params_of,
     run_sweep,
 )
 from vth.detectors.tuning.sweep import check_parameters
 from vth.sensing.archive import open_archive, write_archive
-from vth.sensing.importers import CsvOptions, import_csv
 
 ROOT = Path(__file__).resolve().parents[3]
-AIRQUALITY = ROOT / "examples" / "data" / "airquality-uci.csv"
 GASTURBINE = ROOT / "examples" / "data" / "gasturbine-2011.nc"
 TUNING_PROFILES = ROOT / "examples" / "tuning" / "profiles"
 PROFILES = ROOT / "examples" / "profiles"
@@ -42,23 +40,9 @@ PROFILES = ROOT / "examples" / "profiles"
 @pytest.fixture(scope="module")
 def airquality(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
     """The real year as a Zarr archive, and labels from its reference analyser."""
-    options = CsvOptions(
-        mba_id="airquality-roadside",
-        sensor="mox-1",
-        time_columns=["Date", "Time"],
-        dayfirst=True,
-        timezone="Europe/Rome",
-        missing=[-200],
-        columns=["PT08_S1_CO", "CO_GT"],
-        rename={"CO_GT": "reference/CO"},
-        units={"CO": "mg/m3"},
-    )
-    ds = import_csv(AIRQUALITY, options).dataset
+    ds = airquality_history()
     path = write_archive(ds, tmp_path_factory.mktemp("aq") / "history.zarr")
-    labels = labels_from_threshold(
-        ds, "reference", "CO", 6.0, merge_gap="2h", label_sensor="mox-1", kind="peak"
-    )
-    return path, labels
+    return path, airquality_labels(ds)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +127,7 @@ def test_a_scheduler_address_is_used_as_given(
     )
     sets = parameter_sets({"threshold": [2.0, 4.0]})
     with dask_client(scheduler=cluster.scheduler.address) as remote:
+        assert remote is not None
         assert remote.scheduler.address == cluster.scheduler.address
         pd.testing.assert_frame_equal(run_sweep(job, sets, remote), run_sweep(job, sets))
 

@@ -236,7 +236,10 @@ def labels_from_threshold(
 
 def _from_csv(path: Path) -> list[Label]:
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # blank lines kept (then dropped below) so that row + 2 is the file's line
+        df = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False
+        )
     except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise LabelError(f"{path}: not a readable CSV file ({exc})") from None
     df.columns = [_ALIASES.get(str(c).strip(), str(c).strip()) for c in df.columns]
@@ -248,6 +251,8 @@ def _from_csv(path: Path) -> list[Label]:
         )
     labels = []
     for i, row in enumerate(df.to_dict("records")):
+        if all(str(v).strip() == "" for v in row.values()):
+            continue  # a blank line
         labels.append(_label({k: v for k, v in row.items() if k in LABEL_COLUMNS}, path, i + 2))
     return labels
 
