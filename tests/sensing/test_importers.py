@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vth.demo.airquality import AIRQUALITY_CSV, AIRQUALITY_MBA, AIRQUALITY_OPTIONS
 from vth.sensing import StreamFormatError
 from vth.sensing.importers import CsvOptions, ImportResult, import_csv
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-AIR_QUALITY_CSV = SHARED_DATA / "airquality-mox-vs-reference" / "AirQualityUCI.csv"
+AIR_QUALITY_CSV = AIRQUALITY_CSV  # the copy in examples/data
 
 
 def write(tmp_path: Path, text: str, name: str = "logger.csv") -> Path:
@@ -576,40 +576,24 @@ def test_a_wide_file_with_the_same_time_twice_and_different_values_is_refused(tm
 
 
 def test_the_uci_air_quality_file_imports_with_local_times_and_missing_markers():
-    if not AIR_QUALITY_CSV.exists():
-        pytest.skip(f"shared UCI air quality data not found at {AIR_QUALITY_CSV}")
-
-    result = import_csv(
-        AIR_QUALITY_CSV,
-        CsvOptions(
-            mba_id="milano-uci",
-            sensor="mox",
-            time_columns=["Date", "Time"],
-            dayfirst=True,
-            timezone="Europe/Rome",
-            missing=[-200],
-            columns=["PT08_S1_CO", "CO_GT"],
-            rename={"CO_GT": "reference/CO"},
-            units={"CO": "mg/m3"},
-        ),
-    )
+    result = import_csv(AIR_QUALITY_CSV, AIRQUALITY_OPTIONS)
 
     ds = result.dataset
-    assert ds["sensor"].values.tolist() == ["mox", "reference"]
-    assert ds["mba_id"].values.tolist() == ["milano-uci", "milano-uci"]
+    assert ds["sensor"].values.tolist() == ["mox-1", "reference"]
+    assert ds["mba_id"].values.tolist() == [AIRQUALITY_MBA, AIRQUALITY_MBA]
     assert sorted(str(v) for v in ds.data_vars) == ["CO", "PT08_S1_CO"]
     # 10/03/2004 18:00 in Rome (CET) ... 04/04/2005 14:00 (CEST)
     assert ds["time"].values[0] == np.datetime64("2004-03-10T17:00", "ns")
     assert ds["time"].values[-1] == np.datetime64("2005-04-04T12:00", "ns")
     assert (np.diff(ds["time"].values) > np.timedelta64(0)).all()
     # the first row: PT08_S1_CO 1360, CO_GT 2.6 mg/m3
-    assert ds["PT08_S1_CO"].sel(sensor="mox").values[0] == 1360.0
+    assert ds["PT08_S1_CO"].sel(sensor="mox-1").values[0] == 1360.0
     assert ds["CO"].sel(sensor="reference").values[0] == pytest.approx(2.6)
     assert ds["CO"].attrs["units"] == "mg/m3"
     # -200 means no reading: none is left as a value
     raw = pd.read_csv(AIR_QUALITY_CSV, usecols=["CO_GT", "PT08_S1_CO"])
     co = ds["CO"].sel(sensor="reference").values
-    mox = ds["PT08_S1_CO"].sel(sensor="mox").values
+    mox = ds["PT08_S1_CO"].sel(sensor="mox-1").values
     assert not (co == -200).any()
     assert not (mox == -200).any()
     assert int(np.isnan(co).sum()) == int((raw["CO_GT"] == -200).sum())
