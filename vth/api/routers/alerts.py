@@ -137,7 +137,9 @@ def post_alert(
     """Store an alert: 201 when it is new, 200 when its id existed (it is updated).
 
     Submitting the same alert again is safe: the store keeps one alert per id, and
-    the time it was first stored (``created_at``) does not change.
+    the time it was first stored (``created_at``) does not change. A ``review`` in the
+    body is ignored (verdicts come from ``POST /alerts/{id}/review``) and a stored one
+    is kept.
     """
     if alert.mba_id not in profiles:
         known = ", ".join(sorted(profiles)) or "(no profiles loaded)"
@@ -146,6 +148,8 @@ def post_alert(
             detail=f"unknown mba_id {alert.mba_id!r}; known: {known}",
         )
     response.headers["Location"] = str(request.url_for("get_alert", alert_id=alert.id))
+    # only inspectors give verdicts (POST /alerts/{id}/review); a sender cannot set one
+    alert = alert.model_copy(update={"review": None})
     if store.upsert(alert):
         return alert
     response.status_code = status.HTTP_200_OK
