@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from vth.models import Alert, Detection, MbaProfile, load_profiles
 EXAMPLE_PROFILES = Path(__file__).parents[2] / "examples" / "profiles"
 
 AlertFactory = Callable[..., Alert]
+#: Start of the alerts the fixtures build.
+T0 = datetime(2025, 11, 22, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +70,30 @@ def build_alert(**overrides: Any) -> Alert:
 @pytest.fixture
 def make_alert() -> AlertFactory:
     return build_alert
+
+
+@pytest.fixture
+def three_alerts(store: AlertStore, make_alert: AlertFactory) -> list[Alert]:
+    """Stored: 10:00 NOx exceedance, 12:00 SO2 peak (AVI Rozenburg), 14:00 gas incident Botlek."""
+    alerts = [
+        make_alert(),
+        make_alert(
+            kind="peak",
+            detector="peaks",
+            substance="SO2",
+            start=T0 + timedelta(hours=2),
+            end=T0 + timedelta(hours=2, minutes=30),
+        ),
+        make_alert(
+            kind="gas_incident",
+            detector="enose",
+            mba_id="chemie-botlek",
+            source_id=None,
+            sensor_id="enose-12",
+            substance=None,
+            start=T0 + timedelta(hours=4),
+            end=T0 + timedelta(hours=5),
+        ),
+    ]
+    assert store.upsert_many(alerts) == 3
+    return alerts

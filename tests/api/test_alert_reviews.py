@@ -29,33 +29,6 @@ def false_alarm(**overrides: object) -> AlertReview:
     return AlertReview.model_validate(fields)
 
 
-@pytest.fixture
-def three_alerts(store: AlertStore, make_alert: AlertFactory) -> list[Alert]:
-    """10:00 NOx exceedance, 12:00 SO2 peak (both AVI Rozenburg), 14:00 gas incident Botlek."""
-    alerts = [
-        make_alert(),
-        make_alert(
-            kind="peak",
-            detector="peaks",
-            substance="SO2",
-            start=T0 + timedelta(hours=2),
-            end=T0 + timedelta(hours=2, minutes=30),
-        ),
-        make_alert(
-            kind="gas_incident",
-            detector="enose",
-            mba_id="chemie-botlek",
-            source_id=None,
-            sensor_id="enose-12",
-            substance=None,
-            start=T0 + timedelta(hours=4),
-            end=T0 + timedelta(hours=5),
-        ),
-    ]
-    assert store.upsert_many(alerts) == 3
-    return alerts
-
-
 # --- the store ---------------------------------------------------------------------------
 
 

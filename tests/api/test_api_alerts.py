@@ -71,33 +71,6 @@ def test_a_growing_exceedance_posted_again_updates_end_and_value(
     assert stored.created_at == first.created_at
 
 
-@pytest.fixture
-def three_alerts(store: AlertStore, make_alert: AlertFactory) -> list[Alert]:
-    """10:00 NOx exceedance and 12:00 SO2 peak at AVI Rozenburg, 14:00 gas incident Botlek."""
-    alerts = [
-        make_alert(),
-        make_alert(
-            kind="peak",
-            detector="peaks",
-            substance="SO2",
-            start=T0 + timedelta(hours=2),
-            end=T0 + timedelta(hours=2, minutes=30),
-        ),
-        make_alert(
-            kind="gas_incident",
-            detector="enose",
-            mba_id="chemie-botlek",
-            source_id=None,
-            sensor_id="enose-12",
-            substance=None,
-            start=T0 + timedelta(hours=4),
-            end=T0 + timedelta(hours=5),
-        ),
-    ]
-    assert store.upsert_many(alerts) == 3
-    return alerts
-
-
 def ids(response_json: list[dict[str, object]]) -> list[object]:
     return [a["id"] for a in response_json]
 
