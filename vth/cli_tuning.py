@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
-    from vth.detectors.tuning.backtest import BacktestResult, DataSpec
+    from vth.detectors.tuning.backtest import BacktestResult, DataSpec, PreparedData
     from vth.detectors.tuning.labels import Label
     from vth.models import Alert
 
@@ -29,7 +29,6 @@ archive_app = typer.Typer(
 labels_app = typer.Typer(help="Labelled events for backtests.", no_args_is_help=True)
 
 _JOURNAL_SUFFIXES = (".jsonl", ".journal")
-_STREAM_SUFFIXES = (".nc", ".nc4", ".netcdf", ".zarr")
 
 
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -105,7 +104,7 @@ def archive_import(
 ) -> None:
     """Import history into an archive that 'vth backtest' and 'vth detect' read."""
     from vth.gateways.journal_import import import_journal
-    from vth.sensing.archive import merge_streams, open_archive, write_archive
+    from vth.sensing.archive import ARCHIVE_SUFFIXES, merge_streams, open_archive, write_archive
     from vth.sensing.importers import CsvOptions, import_csv
     from vth.sensing.io import open_streams
 
@@ -151,12 +150,12 @@ def archive_import(
                 )
                 for problem in journal.problems[:5]:
                     err.print(f"  quarantined: {problem}", highlight=False)
-            elif suffix in _STREAM_SUFFIXES:
+            elif suffix in ARCHIVE_SUFFIXES:
                 parts.extend(open_streams(path).values())
             else:
                 raise fail(
                     f"{path}: cannot import {suffix or 'files without a suffix'}; give .csv, "
-                    f"{', '.join(_JOURNAL_SUFFIXES)} or {', '.join(_STREAM_SUFFIXES)} files"
+                    f"{', '.join(_JOURNAL_SUFFIXES)} or {', '.join(ARCHIVE_SUFFIXES)} files"
                 )
         merged = merge_streams(parts, str(archive))
         written = write_archive(merged, archive)
@@ -216,8 +215,9 @@ def labels_export(
     try:
         with AlertStore(database) as store:
             where = AlertFilter(mba_id=mba, reviewed=True)
+            total = store.count(where)
             alerts: list[Alert] = []
-            while len(alerts) < store.count(where):
+            while len(alerts) < total:
                 page = store.list(where, limit=1000, offset=len(alerts))
                 if not page:
                     break
@@ -445,21 +445,19 @@ def _single_run(
     output: Path,
     save_params: Path | None,
 ) -> None:
-    from vth.detectors import create
     from vth.detectors.settings_file import save_detector_params
-    from vth.detectors.tuning.backtest import backtest as run_backtest
+    from vth.detectors.tuning.sweep import SweepJob, run_one
 
     started = time.perf_counter()
     try:
-        instance = create(detector, **params)
-        result = run_backtest(instance, spec, labels, match)
+        result, data = run_one(SweepJob(detector, params, spec, tuple(labels), match), {})
     except (VthError, TypeError, ValueError) as exc:
         raise fail(str(exc)) from None
     _write_run(result, output)
     _metrics_table(result)
     for problem in result.errors:
         err.print(f"[yellow]warning:[/] {problem}", highlight=False)
-    _plot_run(result, spec, output)
+    _plot_run(result, data, output)
     if save_params is not None:
         try:
             save_detector_params(save_params, detector, params, note="set by 'vth backtest'")
@@ -485,7 +483,6 @@ def _sweep(
     save_params: Path | None,
 ) -> None:
     from vth.detectors.settings_file import save_detector_params
-    from vth.detectors.tuning.backtest import backtest as run_backtest
     from vth.detectors.tuning.plots import plot_metric_vs_parameters
     from vth.detectors.tuning.sweep import (
         SweepJob,
@@ -493,6 +490,7 @@ def _sweep(
         dask_client,
         parameter_sets,
         params_of,
+        run_one,
         run_sweep,
     )
 
@@ -539,12 +537,12 @@ def _sweep(
         + ", ".join(f"{k}={v}" for k, v in chosen.items()),
         highlight=False,
     )
-    try:
-        result = run_backtest(job.configured(params_of(best)), spec, labels, match)
+    try:  # in this process; the history is still loaded when the sweep ran here too
+        result, data = run_one(job, params_of(best))
     except VthError as exc:
         raise fail(str(exc)) from None
     _write_run(result, output, prefix="best_")
-    _plot_run(result, spec, output, prefix="best_")
+    _plot_run(result, data, output, prefix="best_")
     if save_params is not None:
         note = f"best {metric} ({best[metric]:.3f}) of {len(sets)} runs by 'vth backtest'"
         try:
@@ -558,20 +556,24 @@ def _sweep(
 def _write_run(result: BacktestResult, output: Path, prefix: str = "") -> None:
     import pandas as pd
 
+    from vth.detectors.tuning.sweep import table_value
+
     with (output / f"{prefix}detections.jsonl").open("w", encoding="utf-8") as f:
         for d in result.detections:
             f.write(d.model_dump_json() + "\n")
     row = {"detector": result.detector, **result.params, **result.metrics.as_row()}
-    pd.DataFrame([{k: _scalar(v) for k, v in row.items()}]).to_csv(
+    pd.DataFrame([{k: table_value(v) for k, v in row.items()}]).to_csv(
         output / f"{prefix}metrics.csv", index=False
     )
     result.metrics.per_label.to_csv(output / f"{prefix}labels_scored.csv", index=False)
 
 
-def _plot_run(result: BacktestResult, spec: DataSpec, output: Path, prefix: str = "") -> None:
-    """Time series of the sensor and variable with the most labels and detections."""
+def _plot_run(result: BacktestResult, data: PreparedData, output: Path, prefix: str = "") -> None:
+    """Time series of the sensor and variable with the most detections, over the span."""
+    import numpy as np
+
     from vth.detectors.tuning.plots import plot_timeseries
-    from vth.sensing.archive import open_archive
+    from vth.sensing.archive import utc_time
 
     counts: dict[tuple[str, str], int] = {}
     for d in result.detections:
@@ -580,10 +582,15 @@ def _plot_run(result: BacktestResult, spec: DataSpec, output: Path, prefix: str 
     if not counts:
         return
     sensor, variable = max(counts, key=lambda k: (counts[k], k))
-    archive = open_archive(spec.archive if len(spec.archive) > 1 else spec.archive[0])
-    ds = archive.load(start=spec.start or spec.fit_until, end=spec.end, variables=[variable])
-    if variable not in ds or sensor not in ds["sensor"].values.astype(str):
+    holding = [
+        ds
+        for ds in data.evaluate.values()
+        if variable in ds and sensor in ds["sensor"].values.astype(str)
+    ]
+    if not holding:
         return
+    ds = holding[0]  # the loaded history, without the warm-up before the span
+    ds = ds.isel(time=np.flatnonzero(ds["time"].values >= utc_time(str(result.span[0]))))
     plot_timeseries(
         ds,
         variable,
@@ -604,12 +611,11 @@ def _metrics_table(result: BacktestResult) -> None:
 
 
 def _sweep_table(table: pd.DataFrame, metric: str, top: int = 10) -> None:
-    from vth.detectors.tuning.sweep import PARAM_PREFIX
+    from vth.detectors.tuning.sweep import PARAM_PREFIX, ranked
 
     columns = [c for c in table.columns if c.startswith(PARAM_PREFIX)]
     shown = ["precision", "recall", "f1", "early_score", "false_alarms_per_sensor_month"]
-    lower = metric.startswith(("false_alarms", "time_to_detect"))
-    ordered = table.sort_values([metric, "run"], ascending=[lower, True], na_position="last")
+    ordered = ranked(table, metric)
     view = Table("run", *(c[len(PARAM_PREFIX) :] for c in columns), *shown)
     for _, row in ordered.head(top).iterrows():
         view.add_row(
@@ -622,10 +628,4 @@ def _sweep_table(table: pd.DataFrame, metric: str, top: int = 10) -> None:
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.3g}"
-    return str(value)
-
-
-def _scalar(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
     return str(value)

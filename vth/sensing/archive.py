@@ -24,6 +24,8 @@ from vth.sensing.streams import DIMS, check_stream_structure, validate_stream_da
 from vth.sensing.units import canonical_unit, to_canonical
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
+#: Suffixes of archives and stream files read lazily.
+ARCHIVE_SUFFIXES = (*NETCDF_SUFFIXES, ".zarr")
 #: Samples per chunk along ``time`` when an archive is written (about a month of 1-min data).
 TIME_CHUNK = 43_200
 _STRING_COORDS = ("sensor", "mba_id", "kind")
@@ -88,8 +90,8 @@ class Archive:
             ds = ds.isel(sensor=np.flatnonzero(keep))
         if start is not None or end is not None:
             t = ds["time"].values
-            lo = 0 if start is None else int(np.searchsorted(t, _time(start)))
-            hi = len(t) if end is None else int(np.searchsorted(t, _time(end)))
+            lo = 0 if start is None else int(np.searchsorted(t, utc_time(start)))
+            hi = len(t) if end is None else int(np.searchsorted(t, utc_time(end)))
             ds = ds.isel(time=slice(lo, hi))
         if variables is not None:
             ds = ds[[v for v in variables if v in ds.data_vars]]
@@ -278,7 +280,8 @@ def _check_structure(ds: xr.Dataset, origin: str) -> xr.Dataset:
     return ds.assign_coords(mba_id=("sensor", ds["mba_id"].values.astype(str)))
 
 
-def _time(value: np.datetime64 | str) -> np.datetime64:
+def utc_time(value: np.datetime64 | str) -> np.datetime64:
+    """A time as naive UTC ``datetime64[ns]`` (the ``time`` axis); offsets are converted."""
     ts = pd.Timestamp(value)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)

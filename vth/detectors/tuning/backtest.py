@@ -19,7 +19,7 @@ left out. Image detectors are not backtested on stream archives.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from vth.models.detection import Detection
 from vth.models.loading import load_networks, load_profiles
 from vth.models.network import SensorNetwork, network_of
 from vth.models.profile import MbaProfile
-from vth.sensing.archive import Archive, open_archive
+from vth.sensing.archive import Archive, open_archive, utc_time
 from vth.sensing.combine import network_dataset
 from vth.sensing.network import Network
 from vth.sensing.streams import annotate, split_by_mba
@@ -109,7 +109,6 @@ class PreparedData:
     span: tuple[datetime, datetime]
     #: Sensors watched (all but weather stations), for false alarms per sensor.
     sensors: list[str]
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -125,8 +124,10 @@ class BacktestResult:
     span: tuple[datetime, datetime]
 
 
-def prepare(spec: DataSpec, scope: Scope) -> PreparedData:
+def prepare(spec: DataSpec, scope: Scope, fit: bool = True) -> PreparedData:
     """Load the history a detector of ``scope`` needs (see the module docs).
+
+    ``fit=False`` skips the history before ``fit_until`` (detectors that do not learn).
 
     Raises
     ------
@@ -163,19 +164,20 @@ def prepare(spec: DataSpec, scope: Scope) -> PreparedData:
         )
     first, last = archive.span
     start = (
-        _time(spec.start) if spec.start else (_time(spec.fit_until) if spec.fit_until else first)
+        utc_time(spec.start)
+        if spec.start
+        else (utc_time(spec.fit_until) if spec.fit_until else first)
     )
-    end = _time(spec.end) if spec.end else last + np.timedelta64(1, "us")
+    end = utc_time(spec.end) if spec.end else last + np.timedelta64(1, "us")
     if end <= start:
         raise DetectorError(f"the evaluated span is empty ({_iso(start)} to {_iso(end)})")
     read_from = start - np.timedelta64(pd.Timedelta(spec.warmup).value, "ns")
-    notes: list[str] = []
     if scope == "mba":
         mba_groups = [m for m in groups if m in profiles]
         evaluate_data = _per_mba(archive, mba_groups, profiles, read_from, end, spec.sensors)
         fit_data = (
-            _per_mba(archive, mba_groups, profiles, None, _time(spec.fit_until), spec.sensors)
-            if spec.fit_until
+            _per_mba(archive, mba_groups, profiles, None, utc_time(spec.fit_until), spec.sensors)
+            if spec.fit_until and fit
             else {}
         )
         network = None
@@ -186,10 +188,10 @@ def prepare(spec: DataSpec, scope: Scope) -> PreparedData:
         fit_data = (
             {
                 "network": _network(
-                    archive, groups, registers, None, _time(spec.fit_until), spec.sensors
+                    archive, groups, registers, None, utc_time(spec.fit_until), spec.sensors
                 )
             }
-            if spec.fit_until
+            if spec.fit_until and fit
             else {}
         )
         network = network_of(profiles, networks)
@@ -209,7 +211,6 @@ def prepare(spec: DataSpec, scope: Scope) -> PreparedData:
         network=network,
         span=(_datetime(start), _datetime(end)),
         sensors=sensors,
-        notes=notes,
     )
 
 
@@ -230,10 +231,7 @@ def evaluate(
             f"prepared for {data.scope} detectors"
         )
     if detector.requires_fit and not data.fit:
-        raise DetectorError(
-            f"{detector.name} must be fitted on history: give a fit_until time after the "
-            "archive's start (the span before it is the training history)"
-        )
+        raise _needs_fit(detector)
     errors: list[str] = []
     detections: list[Detection] = []
     for group, dataset in data.evaluate.items():
@@ -279,17 +277,21 @@ def backtest(
     options: MatchOptions | None = None,
 ) -> BacktestResult:
     """:func:`prepare` the history for ``detector`` and :func:`evaluate` it once."""
-    return evaluate(detector, prepare(spec, detector.scope), labels, options)
+    return evaluate(detector, prepare(spec, detector.scope, detector.requires_fit), labels, options)
 
 
 def _fit_data(data: PreparedData, group: str, detector: BaseDetector) -> xr.Dataset:
     fit = data.fit.get(group)
     if fit is None or fit.sizes["time"] == 0:
-        raise DetectorError(
-            f"{detector.name} must be fitted on history: give a fit_until time after the "
-            "archive's start (the span before it is the training history)"
-        )
+        raise _needs_fit(detector)
     return fit
+
+
+def _needs_fit(detector: BaseDetector) -> DetectorError:
+    return DetectorError(
+        f"{detector.name} must be fitted on history: give a fit_until time after the "
+        "archive's start (the span before it is the training history)"
+    )
 
 
 def _per_mba(
@@ -341,14 +343,6 @@ def _labels_in_scope(labels: Sequence[Label], data: PreparedData) -> list[Label]
             or (label.sensor is None and label.mba_id in groups)
         )
     ]
-
-
-def _time(value: str | np.datetime64) -> np.datetime64:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    result: np.datetime64 = ts.to_datetime64().astype("datetime64[ns]")
-    return result
 
 
 def _datetime(value: np.datetime64) -> datetime:

@@ -35,7 +35,7 @@ from vth.detectors.tuning.metrics import METRIC_COLUMNS, MatchOptions
 
 #: Column prefix of the parameters in the results table.
 PARAM_PREFIX = "param_"
-_CACHE: dict[tuple[DataSpec, Scope], PreparedData] = {}
+_CACHE: dict[tuple[DataSpec, Scope, bool], PreparedData] = {}
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,7 @@ def run_batch(
     job: SweepJob, batch: Sequence[tuple[int, Mapping[str, Any]]]
 ) -> list[dict[str, Any]]:
     """Backtest one batch of ``(run, params)``; what each dask task runs."""
-    scope = get(job.detector).scope
-    data = _prepared(job.data, scope)
+    data = prepared(job)
     rows = []
     for run, params in batch:
         result = evaluate(job.configured(params), data, job.labels, job.match)
@@ -173,20 +172,54 @@ def run_batch(
     return rows
 
 
-def best_run(table: pd.DataFrame, metric: str = "f1") -> pd.Series:
-    """The row with the best ``metric``; ties go to fewer false alarms, then the earlier run.
+def run_one(job: SweepJob, params: Mapping[str, Any]) -> tuple[BacktestResult, PreparedData]:
+    """One parameter set on the job's history (loaded once per process), and that history."""
+    data = prepared(job)
+    return evaluate(job.configured(params), data, job.labels, job.match), data
 
-    ``false_alarms_per_sensor_month`` and ``time_to_detect_*`` are better when lower.
+
+def prepared(job: SweepJob) -> PreparedData:
+    """The history of ``job``, loaded once per process and kept for the next batches."""
+    cls = get(job.detector)
+    key = (job.data, cls.scope, cls.requires_fit)
+    if key not in _CACHE:
+        if len(_CACHE) >= 2:
+            _CACHE.clear()
+        _CACHE[key] = prepare(job.data, cls.scope, cls.requires_fit)
+    return _CACHE[key]
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether smaller values of ``metric`` are better (false alarms, time to detect)."""
+    return metric.startswith(("false_alarms", "time_to_detect"))
+
+
+def ranked(table: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
+    """Runs best first by ``metric``; ties go to fewer false alarms, then the earlier run.
+
+    Runs without a value for the metric come last.
     """
     if metric not in table.columns:
         raise ValueError(f"no metric {metric!r}; choose from {', '.join(METRIC_COLUMNS)}")
-    lower_is_better = metric.startswith(("false_alarms", "time_to_detect"))
-    scored = table[table[metric].notna()]
-    if scored.empty:
-        raise ValueError(f"no run has a value for {metric!r} (no labels or no detections?)")
-    ordered = scored.sort_values(
-        [metric, "false_alarms", "run"], ascending=[lower_is_better, True, True], kind="stable"
+    return table.sort_values(
+        [metric, "false_alarms", "run"],
+        ascending=[lower_is_better(metric), True, True],
+        kind="stable",
+        na_position="last",
     )
+
+
+def best_run(table: pd.DataFrame, metric: str = "f1") -> pd.Series:
+    """The first row of :func:`ranked`: the best run by ``metric``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown metric, or when no run has a value for it.
+    """
+    ordered = ranked(table, metric)
+    if ordered.empty or pd.isna(ordered[metric].iloc[0]):
+        raise ValueError(f"no run has a value for {metric!r} (no labels or no detections?)")
     return ordered.iloc[0]
 
 
@@ -207,7 +240,7 @@ def result_row(
     return {
         "run": run,
         "detector": detector,
-        **{PARAM_PREFIX + k: _encode(v) for k, v in params.items()},
+        **{PARAM_PREFIX + k: table_value(v) for k, v in params.items()},
         **result.metrics.as_row(),
         "errors": "; ".join(result.errors),
     }
@@ -258,15 +291,6 @@ def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[Any 
         yield client
 
 
-def _prepared(spec: DataSpec, scope: Scope) -> PreparedData:
-    key = (spec, scope)
-    if key not in _CACHE:
-        if len(_CACHE) >= 2:
-            _CACHE.clear()
-        _CACHE[key] = prepare(spec, scope)
-    return _CACHE[key]
-
-
 def _worker_count(client: Any | None) -> int:
     if client is None:
         return 1
@@ -276,7 +300,7 @@ def _worker_count(client: Any | None) -> int:
         return 1
 
 
-def _encode(value: Any) -> Any:
+def table_value(value: Any) -> Any:
     """Scalars as they are; lists, dicts and objects as JSON text (tables need scalars)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
