@@ -139,6 +139,8 @@ def test_random_search_draws_from_distributions(stack_archive: Path, tmp_path: P
         (["--detector", "deviation", "--grid", "threshold=uniform(1,2)"], "need --random"),
         (["--detector", "deviation", "--labels", "missing.csv"], "no such labels file"),
         (["--detector", "heat"], "image detectors"),
+        (["--detector", "deviation", "--param", "window=a: b: c"], "is not a duration"),
+        (["--detector", "deviation", "--grid", "threshold=[1,2"], "threshold must be > 0"),
     ],
 )
 def test_backtest_errors_name_the_problem(

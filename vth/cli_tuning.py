@@ -299,9 +299,14 @@ def _labels_table(labels: list[Label]) -> None:
 
 
 def _parse_value(text: str) -> Any:
-    """A parameter value as YAML reads it: 3 -> int, 2.5 -> float, none -> None, 24h -> str."""
-    value = yaml.safe_load(text) if text.strip() else ""
-    return value
+    """A parameter value as YAML reads it: 3 -> int, 2.5 -> float, none -> None, 24h -> str.
+
+    Text YAML cannot read stays text; the detector's own checks then name the problem.
+    """
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
 
 
 def _parse_space(items: list[str] | None, random: bool) -> dict[str, Any]:
@@ -404,14 +409,12 @@ def backtest(
     from vth.detectors.tuning.backtest import DataSpec
     from vth.detectors.tuning.labels import read_all_labels
     from vth.detectors.tuning.metrics import MatchOptions
-    from vth.detectors.tuning.sweep import check_parameters
 
     try:
         get(detector)
         fixed = {k: _parse_value(v) for k, v in _pairs(param, "--param").items()}
         check_detector_params({detector: fixed}, "--param")
         space = _parse_space(grid, random is not None)
-        check_parameters(detector, [dict.fromkeys(space)])
         labels = read_all_labels(labels_files or [])
         spec = DataSpec.of(
             archive,
@@ -487,6 +490,7 @@ def _sweep(
     from vth.detectors.tuning.sweep import (
         SweepJob,
         best_run,
+        check_parameters,
         dask_client,
         parameter_sets,
         params_of,
@@ -497,6 +501,7 @@ def _sweep(
     started = time.perf_counter()
     try:
         sets = parameter_sets(space, random, seed)
+        check_parameters(detector, sets, fixed)  # before a cluster starts
         job = SweepJob(detector, fixed, spec, tuple(labels), match)
         where = scheduler or (
             f"a local cluster of {workers} worker(s)" if workers else "this process"

@@ -585,3 +585,33 @@ def test_merged_streams_round_trip_through_an_archive(tmp_path: Path):
         loaded["NOx"].reset_coords(drop=True), merged["NOx"].reset_coords(drop=True)
     )
     assert loaded["mba_id"].values.tolist() == ["m", "n"]
+
+
+@pytest.mark.parametrize("name", ["history.zarr", "history.nc"])
+def test_a_failed_rewrite_leaves_the_existing_archive_as_it_was(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+):
+    path = write_archive(
+        stream(["s1"], "m", "2026-01-05T10:00", 3, {"NOx": (1.0, "mg/m3")}), tmp_path / name
+    )
+    bigger = stream(["s1", "s2"], "m", "2026-01-05T10:00", 6, {"NOx": (2.0, "mg/m3")})
+    writer = "to_zarr" if name.endswith(".zarr") else "to_netcdf"
+    real = getattr(xr.Dataset, writer)
+
+    def half_then_fail(self: xr.Dataset, target: object, *args: object, **kwargs: object) -> None:
+        real(self.isel(time=slice(0, 1)), target, *args, **kwargs)  # a partial write...
+        raise OSError("No space left on device")  # ...then the disk is full
+
+    monkeypatch.setattr(xr.Dataset, writer, half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        write_archive(bigger, path)
+    monkeypatch.undo()
+
+    kept = open_archive(path).load()
+    assert kept["sensor"].values.tolist() == ["s1"]
+    assert kept.sizes["time"] == 3 and float(kept["NOx"].max()) == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no staging left behind
+
+    write_archive(bigger, path)  # and a write that succeeds replaces it
+    assert open_archive(path).load().sizes["time"] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]

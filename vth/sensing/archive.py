@@ -10,6 +10,7 @@ canonical units. :func:`write_archive` writes the Zarr stores the importers make
 from __future__ import annotations
 
 import glob
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from vth.sensing.errors import StreamFormatError, UnitError
-from vth.sensing.io import read_long_csv
+from vth.sensing.io import read_long_csv, write_netcdf
 from vth.sensing.streams import DIMS, check_stream_structure, validate_stream_dataset
 from vth.sensing.units import canonical_unit, to_canonical
 
@@ -143,19 +144,41 @@ def open_archive(path: Path | str | Sequence[Path | str], chunks: int | None = N
 def write_archive(ds: xr.Dataset, path: Path | str) -> Path:
     """Write a stream dataset as an archive: a Zarr store, or netCDF for ``.nc`` paths.
 
-    An existing store at ``path`` is replaced. Returns the path written.
+    The archive is written beside ``path`` first and then takes its place, so an
+    existing archive is replaced only by a complete one: a write that fails (disk
+    full, interrupted) leaves it as it was. Returns the path written.
     """
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ARCHIVE_SUFFIXES:
+        raise StreamFormatError(f"{path}: archives are .zarr stores or .nc files")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.writing")
+    _remove(staging)
+    try:
+        if suffix in NETCDF_SUFFIXES:
+            write_netcdf(ds, staging)
+        else:
+            _write_zarr(ds, staging)
+    except BaseException:
+        _remove(staging)
+        raise
+    if path.is_dir():  # a Zarr store: a folder cannot be swapped in one step
+        retired = path.with_name(f".{path.name}.old")
+        _remove(retired)
+        path.rename(retired)
+        staging.rename(path)
+        _remove(retired)
+    else:
+        staging.replace(path)
+    return path
+
+
+def _write_zarr(ds: xr.Dataset, path: Path) -> None:
     out = ds.copy()
     for name in _STRING_COORDS:
         if name in out.coords:
             out = out.assign_coords({name: out[name].astype(str)})
-    if path.suffix.lower() in NETCDF_SUFFIXES:
-        out.to_netcdf(path, engine="h5netcdf")
-        return path
-    if path.suffix.lower() != ".zarr":
-        raise StreamFormatError(f"{path}: archives are .zarr stores or .nc files")
-    path.parent.mkdir(parents=True, exist_ok=True)
     encoding = {
         name: {"chunks": (1, min(TIME_CHUNK, max(1, out.sizes["time"])))}
         for name, var in out.data_vars.items()
@@ -165,7 +188,13 @@ def write_archive(ds: xr.Dataset, path: Path | str) -> Path:
         var.encoding.pop("chunks", None)
         var.encoding.pop("preferred_chunks", None)
     out.to_zarr(path, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
-    return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def merge_streams(datasets: Sequence[xr.Dataset], origin: str = "import") -> xr.Dataset:

@@ -23,6 +23,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from vth.detectors.base import BaseDetector, Scope
 from vth.detectors.registry import create, get
+from vth.detectors.settings_file import check_detector_params
 from vth.detectors.tuning.backtest import (
     BacktestResult,
     DataSpec,
@@ -82,22 +83,22 @@ def parameter_sets(
     return list(ParameterSampler(dict(space), n_iter=n_iter, random_state=random_state))
 
 
-def check_parameters(detector: str, param_sets: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse unknown parameter names before any work is sent out.
+def check_parameters(
+    detector: str,
+    param_sets: Sequence[Mapping[str, Any]],
+    base_params: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse unknown parameters and invalid values before any work is sent out.
+
+    Each set (over ``base_params``) is checked as a detector settings file is.
 
     Raises
     ------
-    ValueError
-        Naming the parameter and the detector's parameters.
+    DetectorConfigError
+        A ``ValueError`` naming the parameter, the value, or the detector's parameters.
     """
-    known = set(get(detector)().get_params(deep=True))
     for params in param_sets:
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(
-                f"detector {detector!r} has no parameter(s) {', '.join(unknown)}; "
-                f"its parameters are {', '.join(sorted(known))}"
-            )
+        check_detector_params({detector: {**(base_params or {}), **params}}, "sweep")
 
 
 def run_sweep(
@@ -130,7 +131,7 @@ def run_sweep(
         columns, the metric columns of
         :class:`~vth.detectors.tuning.metrics.EventMetrics` and ``errors``.
     """
-    check_parameters(job.detector, param_sets)
+    check_parameters(job.detector, param_sets, job.base_params)
     runs = list(enumerate(dict(p) for p in param_sets))
     if not runs:
         raise ValueError("a sweep needs at least one parameter set")
