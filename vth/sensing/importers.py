@@ -126,12 +126,11 @@ def import_csv(path: Path | str, options: CsvOptions) -> ImportResult:
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise StreamFormatError(f"{path}: no rows below the header")
-    duplicated = [c for c in df.columns if (m := _MANGLED.fullmatch(c)) and m["name"] in df.columns]
-    if duplicated:
-        raise StreamFormatError(
-            f"{path}: column {_MANGLED.fullmatch(duplicated[0])['name']!r} appears more than once"  # type: ignore[index]
-        )
-    df = df.dropna(axis=1, how="all")
+    repeated = [
+        m["name"] for c in df.columns if (m := _MANGLED.fullmatch(c)) and m["name"] in df.columns
+    ]
+    if repeated:
+        raise StreamFormatError(f"{path}: column {repeated[0]!r} appears more than once")
     df = df.loc[:, [c for c in df.columns if c and not c.startswith("Unnamed:")]]
     notes: list[str] = []
     times, time_cols = _times(df, options, path, notes)
@@ -255,8 +254,7 @@ def _wide_to_long(
                 }
             )
         )
-    long = pd.concat(parts, ignore_index=True)
-    return long[long["value"].notna() | long["time"].notna()]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _long_frame(
