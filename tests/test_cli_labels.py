@@ -14,7 +14,8 @@ from tests.api.conftest import build_alert
 from vth.api.store import AlertStore
 from vth.cli import app
 from vth.detectors.tuning.labels import LABEL_COLUMNS, read_labels
-from vth.models import Alert, AlertReview
+from vth.models import Alert
+from vth.models.workflow import StatusChange
 
 T0 = datetime(2025, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -54,8 +55,14 @@ def reviewed_store(tmp_path: Path) -> list[Alert]:
     )
     with AlertStore(database_url(tmp_path)) as store:
         assert store.upsert_many([nox, so2, gas]) == 3
-        store.review(nox.id, AlertReview(verdict="true_alarm", inspector="j.devries"))
-        store.review(gas.id, AlertReview(verdict="false_alarm", note="tank cleaning"))
+        store.change_status(
+            nox.id, StatusChange(status="closed", outcome="confirmed_violation"), "j.devries"
+        )
+        store.change_status(
+            gas.id,
+            StatusChange(status="closed", outcome="no_violation", note="tank cleaning"),
+            "k.jansen",
+        )
     return [nox, so2, gas]
 
 

@@ -443,6 +443,7 @@ def serve(
     """Run the API, the MQTT gateway and the detection loop."""
     import uvicorn
 
+    from vth.api.auth import is_loopback
     from vth.runtime import Service
     from vth.settings import load_settings
 
@@ -458,9 +459,15 @@ def serve(
         service = Service(settings)
     except (VthError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    api_host = host or settings.api_host
+    if not service.access.enabled and not is_loopback(api_host):
+        raise _fail(
+            f"refusing to serve an open API on {api_host}: set VTH_API_KEYS_FILE "
+            "(make keys with 'vth keys new'), or listen on 127.0.0.1"
+        )
     uvicorn.run(
         service.create_app(),
-        host=host or settings.api_host,
+        host=api_host,
         port=port if port is not None else settings.api_port,
         log_level=log_level.lower(),
     )
@@ -726,10 +733,12 @@ def _alert_table(alerts: list[Alert], console: Console) -> None:
     console.print(table)
 
 
+from vth.cli_keys import keys_app  # noqa: E402 - commands of their own module
 from vth.cli_tuning import archive_app, labels_app  # noqa: E402 - commands of their own module
 from vth.cli_tuning import backtest as _backtest  # noqa: E402
 
 app.add_typer(archive_app, name="archive")
+app.add_typer(keys_app, name="keys")
 app.add_typer(labels_app, name="labels")
 app.command("backtest")(_backtest)
 

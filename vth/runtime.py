@@ -19,8 +19,10 @@ import numpy as np
 import xarray as xr
 from fastapi import FastAPI
 
-from vth.api.app import create_app
+from vth.api.app import access_control, create_app
+from vth.api.forwarding.forwarder import Forwarder
 from vth.api.store import AlertStore
+from vth.api.workflow_config import load_workflow_config
 from vth.detectors import Detector, NetworkDetector, RasterDetector
 from vth.detectors.settings_file import load_detector_params
 from vth.errors import VthError
@@ -144,8 +146,17 @@ class Service:
             if d.requires_fit and not getattr(d, "is_fitted_", False)
         }
         self.network_notes: list[str] = []
+        self.workflow = load_workflow_config(settings.workflow_file)
+        self.access = access_control(settings)
         self._owns_store = store is None
-        self.store = store if store is not None else AlertStore(settings.database_url)
+        self.store = (
+            store
+            if store is not None
+            else AlertStore(settings.database_url, self.workflow.policy())
+        )
+        self.forwarder = Forwarder(
+            self.store, self.workflow.targets(), self.profiles, retry=self.workflow.retry_policy()
+        )
         self.detectors = stream_detectors(detectors, self.detector_params)
         for warning in history_warnings(self.detectors, settings.buffer_retention_h):
             log.warning("%s", warning)
@@ -223,6 +234,7 @@ class Service:
             target=self._detection_loop, name="vth-detection", daemon=True
         )
         self._loop.start()
+        self.forwarder.start()
 
     def stop(self) -> None:
         """Stop detecting, drain and disconnect the gateway, stop an embedded broker."""
@@ -233,6 +245,7 @@ class Service:
             self.gateway.stop()
         if self.broker is not None:
             self.broker.stop()
+        self.forwarder.stop()
         if self._owns_store:
             self.store.close()
 
@@ -400,6 +413,12 @@ class Service:
 
     def create_app(self) -> FastAPI:
         """The API app; its lifespan starts and stops this service."""
-        app = create_app(store=self.store, profiles=self.profiles, lifespan_hooks=[self.running])
+        app = create_app(
+            store=self.store,
+            profiles=self.profiles,
+            lifespan_hooks=[self.running],
+            access=self.access,
+        )
         app.state.health_checks["pipeline"] = self.health
+        app.state.health_checks["forwarder"] = self.forwarder.health
         return app

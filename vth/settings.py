@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///var/vth.db", description="SQLAlchemy URL of the alert store."
     )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML file of API keys (digests) with roles and agencies ('vth keys new'); "
+            "unset: the API is open, which 'vth serve' allows on a loopback address only."
+        ),
+    )
+    workflow_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML file of the inspection workflow: incident quiet periods, LHSO rules, "
+            "webhooks and the ZGW Zaken API to forward alerts to, retries."
+        ),
+    )
     broker_url: str | None = Field(
         default=None,
         description="mqtt://host:port or mqtts://host:port; unset starts the embedded broker.",

@@ -11,9 +11,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.api import postgres
 from vth.api.app import create_app
 from vth.api.store import AlertStore
-from vth.models import Alert, Detection, MbaProfile, load_profiles
+from vth.models import WORKFLOW_FIELDS, Alert, Detection, MbaProfile, load_profiles
 
 EXAMPLE_PROFILES = Path(__file__).parents[2] / "examples" / "profiles"
 
@@ -30,6 +31,39 @@ def profiles() -> dict[str, MbaProfile]:
 @pytest.fixture
 def store() -> Iterator[AlertStore]:
     with AlertStore("sqlite://") as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """A PostgreSQL server for the session (``VTH_TEST_POSTGRES_URL`` or a throwaway one).
+
+    Skips the tests that need it when there is none, fails them when
+    ``VTH_REQUIRE_POSTGRES=1`` (CI, where PostgreSQL is installed).
+    """
+    try:
+        with postgres.server() as server:
+            yield server
+    except postgres.PostgresUnavailableError as exc:
+        if postgres.required():
+            pytest.fail(f"{postgres.REQUIRE_ENV}=1 but {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    except postgres.PostgresSetupError as exc:
+        pytest.fail(f"cannot start a PostgreSQL server for the tests: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.PostgresServer) -> Iterator[str]:
+    """The URL of an empty database of its own, dropped after the test."""
+    with postgres_server.database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest) -> Iterator[AlertStore]:
+    """A fresh store in SQLite memory, then one in a fresh PostgreSQL database."""
+    url = "sqlite://" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    with AlertStore(url) as store:
         yield store
 
 
@@ -65,6 +99,11 @@ def build_alert(**overrides: Any) -> Alert:
     }
     fields.update(overrides)
     return Alert.from_detection(Detection(**fields))
+
+
+def measured(alert: Alert) -> dict[str, Any]:
+    """What a detector reported of an alert, without the workflow the store adds."""
+    return alert.model_dump(exclude=set(WORKFLOW_FIELDS))
 
 
 @pytest.fixture

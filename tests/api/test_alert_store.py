@@ -6,12 +6,14 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-import vth.api.store as store_module
+import vth.api.workflow as workflow_module
+from tests.api.conftest import measured
 from vth.api.errors import StoreError
 from vth.api.store import AlertFilter, AlertStore
 from vth.errors import VthError
@@ -19,6 +21,12 @@ from vth.models import Alert
 
 AlertFactory = Callable[..., Alert]
 T0 = datetime(2025, 11, 22, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(any_store: AlertStore) -> AlertStore:
+    """The tests here that take ``store`` run on SQLite and on PostgreSQL."""
+    return any_store
 
 
 def test_a_growing_exceedance_updates_end_and_value_under_the_same_id(
@@ -76,7 +84,7 @@ def test_list_orders_by_start_descending_then_id(
 
     listed = store.list()
 
-    assert listed[0] == later
+    assert measured(listed[0]) == measured(later)
     assert [a.id for a in listed[1:]] == sorted(a.id for a in same_start)
     assert [a.id for a in store.list(limit=2, offset=1)] == [a.id for a in listed[1:3]]
 
@@ -98,7 +106,8 @@ def test_a_file_store_keeps_alerts_across_restarts(
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
     with AlertStore(url) as reopened:
-        assert reopened.get(alert.id) == alert
+        reread = reopened.get(alert.id)
+        assert reread is not None and measured(reread) == measured(alert)
         assert reopened.count(AlertFilter(mba_id="avi-rozenburg")) == 1
 
 
@@ -173,23 +182,23 @@ def test_losing_an_insert_race_to_another_writer_falls_back_to_an_update(
     url = f"sqlite:///{tmp_path}/vth.db"
     first = make_alert()
     grown = make_alert(end=T0 + timedelta(hours=1), value=500.0)
-    real_write = store_module._write
+    real_write = workflow_module.store_alert
     calls = 0
 
     with AlertStore(url) as ours, AlertStore(url) as theirs:
 
-        def racing_write(conn: Connection, alert: Alert, now: datetime) -> bool:
+        def racing_write(conn: Connection, alert: Alert, *args: Any) -> bool:
             # As on PostgreSQL: our UPDATE found no row, then another worker stored the
             # same alert first, so our INSERT violates the primary key.
             nonlocal calls
             calls += 1
             if calls == 1:
                 with theirs.engine.begin() as other:
-                    real_write(other, first, now)
+                    real_write(other, first, *args)
                 raise IntegrityError("INSERT INTO alerts ...", {}, Exception("duplicate key"))
-            return real_write(conn, alert, now)
+            return real_write(conn, alert, *args)
 
-        monkeypatch.setattr(store_module, "_write", racing_write)
+        monkeypatch.setattr(workflow_module, "store_alert", racing_write)
 
         assert ours.upsert(grown) is False
         assert calls == 2
@@ -202,10 +211,10 @@ def test_losing_an_insert_race_to_another_writer_falls_back_to_an_update(
 def test_a_write_that_keeps_conflicting_gives_up_with_store_error(
     store: AlertStore, make_alert: AlertFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def always_conflicting(conn: Connection, alert: Alert, now: datetime) -> bool:
+    def always_conflicting(conn: Connection, alert: Alert, *args: Any) -> bool:
         raise IntegrityError("INSERT INTO alerts ...", {}, Exception("duplicate key"))
 
-    monkeypatch.setattr(store_module, "_write", always_conflicting)
+    monkeypatch.setattr(workflow_module, "store_alert", always_conflicting)
 
     with pytest.raises(StoreError, match=r"cannot store 1 alert\(s\): Exception: duplicate key"):
         store.upsert(make_alert())

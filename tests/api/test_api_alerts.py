@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import measured
 from vth.api.store import AlertStore
 from vth.models import Alert
 
@@ -34,7 +35,8 @@ def test_posted_alert_reads_back_with_every_field_and_utc_times(
     assert body["start"] == "2025-11-22T10:00:00Z"
     assert body["end"] == "2025-11-22T10:30:00Z"
     read = Alert.model_validate(body)
-    assert read == alert
+    assert measured(read) == measured(alert)
+    assert read.status == "new" and read.incident_id == alert.id
     assert read.start.utcoffset() == timedelta(0)
     assert read.created_at == alert.created_at
     assert read.lhso == alert.lhso

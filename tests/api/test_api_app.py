@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import vth
+from tests.api.conftest import measured
 from vth.api.app import create_app, create_app_from_settings
 from vth.api.errors import StoreError
 from vth.api.store import AlertStore
@@ -99,4 +100,5 @@ def test_app_from_settings_keeps_alerts_in_the_configured_database(
 
     assert database.exists()
     with AlertStore(f"sqlite:///{database}") as store:
-        assert store.get(alert.id) == alert
+        stored = store.get(alert.id)
+        assert stored is not None and measured(stored) == measured(alert)

@@ -23,6 +23,7 @@ def test_profiles_lists_the_four_example_mbas(client: TestClient) -> None:
         "id": "avi-rozenburg",
         "name": "Afvalverbranding Rozenburg, lijn 1 en 2",
         "operator": "Voorbeeld Afvalverwerking Rijnmond B.V.",
+        "agency": "DCMR",
         "activity": "afvalverbrandingsinstallatie",
         "location": {"lat": 51.9053, "lon": 4.2458},
         "n_sources": 2,

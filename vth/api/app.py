@@ -13,11 +13,16 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from vth import __version__
+from vth.api.auth import AccessControl, load_keys
 from vth.api.errors import StoreError
+from vth.api.forwarding.forwarder import Forwarder
 from vth.api.routers.alerts import router as alerts_router
 from vth.api.routers.health import router as health_router
+from vth.api.routers.incidents import router as incidents_router
 from vth.api.routers.profiles import router as profiles_router
 from vth.api.store import AlertStore
+from vth.api.workflow import WorkflowError
+from vth.api.workflow_config import load_workflow_config
 from vth.errors import VthError
 from vth.models import MbaProfile, load_profiles
 from vth.settings import Settings
@@ -29,9 +34,16 @@ DESCRIPTION = """\
 Alerts from sensor streams and images about permitted activities (MBA), for inspectors
 of Dutch environmental agencies.
 
-* **alerts**: list, read and submit alerts (idempotent by alert id).
+* **alerts**: list, read and submit alerts (idempotent by alert id); move them through
+  the inspection workflow (acknowledge, forward, inspect, close with an outcome); the
+  LHSO assessment; the audit trail and where forwarding stands.
+* **incidents**: alerts of one MBA and kind overlapping in time, as one event.
 * **profiles**: the MBA profiles (permits: sources, limits, sensors) the service knows.
-* **health**: the state of the store and of the gateway and detection loop.
+* **health**: the state of the store and of the gateway, detection loop and forwarder.
+
+Requests carry an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`) whose
+role decides what they may do: inspectors act on their agency's alerts, data
+scientists read, gateways submit alerts, admins do everything.
 """
 
 
@@ -40,6 +52,7 @@ def create_app(
     store: AlertStore,
     profiles: dict[str, MbaProfile],
     lifespan_hooks: Sequence[LifespanHook] = (),
+    access: AccessControl | None = None,
 ) -> FastAPI:
     """Build the API around an alert store and the MBA profiles.
 
@@ -54,6 +67,9 @@ def create_app(
         then and exited, in reverse order, at shut-down (e.g. to start and stop the
         gateway and the detection loop). If one fails to start, those already
         started are stopped.
+    access
+        The API keys and their roles; None leaves the API open (every request acts
+        as admin), for local use and tests.
 
     Returns
     -------
@@ -80,9 +96,11 @@ def create_app(
     app.state.store = store
     app.state.profiles = profiles
     app.state.health_checks = {}
+    app.state.access = access if access is not None else AccessControl.open()
     app.add_exception_handler(StoreError, _store_unavailable)
+    app.add_exception_handler(WorkflowError, _conflict)
     app.add_exception_handler(VthError, _vth_error)
-    for router in (alerts_router, profiles_router, health_router):
+    for router in (alerts_router, incidents_router, profiles_router, health_router):
         app.include_router(router)
     return app
 
@@ -92,19 +110,25 @@ def create_app_from_settings(
 ) -> FastAPI:
     """Build the API from deployment settings.
 
-    The store is opened on ``settings.database_url`` and closed at shut-down, after
-    every hook in ``lifespan_hooks`` has stopped; profiles are read from
-    ``settings.profiles_dir``.
+    The store is opened on ``settings.database_url`` with the workflow of
+    ``settings.workflow_file`` and closed at shut-down, after every hook in
+    ``lifespan_hooks`` and the forwarder have stopped; profiles are read from
+    ``settings.profiles_dir``, API keys from ``settings.api_keys_file``.
 
     Raises
     ------
     ProfileError
         When a profile is invalid (every problem is listed).
+    SettingsFileError
+        When the workflow or keys file is invalid.
     StoreError
         When the store cannot be opened.
     """
     mba_profiles = load_profiles(settings.profiles_dir)
-    store = AlertStore(settings.database_url)
+    workflow = load_workflow_config(settings.workflow_file)
+    access = access_control(settings)
+    store = AlertStore(settings.database_url, workflow.policy())
+    forwarder = Forwarder(store, workflow.targets(), mba_profiles, retry=workflow.retry_policy())
 
     @contextmanager
     def close_store() -> Iterator[None]:
@@ -113,15 +137,35 @@ def create_app_from_settings(
         finally:
             store.close()
 
-    return create_app(
-        store=store, profiles=mba_profiles, lifespan_hooks=(close_store, *lifespan_hooks)
+    app = create_app(
+        store=store,
+        profiles=mba_profiles,
+        lifespan_hooks=(close_store, forwarder.running, *lifespan_hooks),
+        access=access,
     )
+    app.state.health_checks["forwarder"] = forwarder.health
+    return app
+
+
+def access_control(settings: Settings) -> AccessControl:
+    """The API keys of ``settings.api_keys_file``; open access when it is unset."""
+    if settings.api_keys_file is None:
+        return AccessControl.open()
+    return AccessControl(load_keys(settings.api_keys_file))
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503: the store cannot be reached; a client may retry later."""
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": str(exc), "error": type(exc).__name__},
+    )
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    """409: the workflow step clashes with where the alert is (e.g. it is closed)."""
+    return JSONResponse(
+        status_code=status.HTTP_409_CONFLICT,
         content={"detail": str(exc), "error": type(exc).__name__},
     )
 

@@ -3,7 +3,9 @@
 Searchable fields are columns; the whole alert is kept as JSON in ``body``, so an alert
 reads back exactly as it was written. Storing an alert whose id is already there
 updates it: an exceedance that keeps going grows (later ``end``, worse ``value``)
-under the same id. Every database failure is raised as :class:`StoreError`.
+under the same id. Beside the alerts the store keeps their workflow (status, audit
+events, incidents, the forwarding outbox; :mod:`vth.api.workflow`), written in the
+same transactions. Every database failure is raised as :class:`StoreError`.
 """
 
 from __future__ import annotations
@@ -18,96 +20,36 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
-    DateTime,
     Engine,
-    Float,
-    Index,
-    String,
     create_engine,
     event,
     func,
-    insert,
-    inspect,
     select,
     text,
-    update,
 )
-from sqlalchemy.engine import URL, Connection, Dialect, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.types import TypeDecorator
 
+from vth.api import outbox, workflow
 from vth.api.errors import StoreError
-from vth.models import Alert, AlertKind, AlertReview
+from vth.api.outbox import Claim, RetryPolicy
+from vth.api.schema import upgrade_schema
+from vth.api.tables import AlertEventRow, AlertRow, IncidentRow
+from vth.api.workflow import WorkflowPolicy, change_status, decide_lhso, record_event
+from vth.models import Alert, AlertKind
+from vth.models.workflow import (
+    AlertEvent,
+    AlertStatus,
+    Delivery,
+    Incident,
+    LhsoDecision,
+    StatusChange,
+)
 
 #: Attempts of one write when another writer inserts the same alert id meanwhile.
 _MAX_ATTEMPTS = 3
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every database.
-
-    PostgreSQL stores ``timestamptz``. SQLite has no time zone type and drops
-    ``tzinfo``, so values are stored there as naive UTC (which compares and sorts
-    correctly) and read back as aware UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Convert an aware datetime to UTC (naive UTC for SQLite)."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("alert store timestamps must be timezone-aware")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Return the stored value as an aware UTC datetime."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class _Base(DeclarativeBase):
-    """Declarative base of the store's tables."""
-
-
-class AlertRow(_Base):
-    """One stored alert: the searchable fields as columns, the whole alert in ``body``."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        Index("ix_alerts_mba_id_start", "mba_id", "start"),
-        Index("ix_alerts_kind", "kind"),
-    )
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    mba_id: Mapped[str] = mapped_column(String)
-    source_id: Mapped[str | None] = mapped_column(String)
-    sensor_id: Mapped[str | None] = mapped_column(String)
-    detector: Mapped[str] = mapped_column(String)
-    kind: Mapped[str] = mapped_column(String(32))
-    substance: Mapped[str | None] = mapped_column(String)
-    start: Mapped[datetime] = mapped_column(UtcDateTime())
-    end: Mapped[datetime] = mapped_column(UtcDateTime())
-    value: Mapped[float | None] = mapped_column(Float)
-    limit: Mapped[float | None] = mapped_column(Float)
-    unit: Mapped[str | None] = mapped_column(String)
-    severity: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    #: The inspector's verdict; kept apart from ``body`` so a detector re-storing the
-    #: alert (it grew) never erases it.
-    review: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class AlertStore:
@@ -119,7 +61,10 @@ class AlertStore:
         SQLAlchemy URL: ``sqlite:///var/vth.db`` (the parent directory is created),
         ``sqlite://`` for an in-memory database shared by all threads (tests), or
         ``postgresql+psycopg://user:password@host/vth`` when several API workers
-        share one store. The table is created when missing.
+        share one store. The tables are created or upgraded when needed.
+    policy
+        How alerts are grouped, suggested and forwarded; the defaults group within
+        an hour and forward nowhere.
 
     Raises
     ------
@@ -135,7 +80,8 @@ class AlertStore:
     >>> store.close()
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, policy: WorkflowPolicy | None = None) -> None:
+        self.policy = policy if policy is not None else WorkflowPolicy()
         self.engine: Engine = _create_engine(url)
         #: The URL with the password masked, for messages and logs.
         self.url: str = self.engine.url.render_as_string(hide_password=True)
@@ -160,12 +106,14 @@ class AlertStore:
         self.close()
 
     def create_schema(self) -> None:
-        """Create the ``alerts`` table and its indexes when they do not exist yet."""
-        with self._failures("create the alerts table"), self._serialised():
-            _Base.metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+        """Create the store's tables, or upgrade them to this version's schema.
 
-    def upsert(self, alert: Alert) -> bool:
+        Runs the Alembic migrations of :mod:`vth.api.migrations` to the newest one.
+        """
+        with self._failures("create the alerts table"), self._serialised():
+            upgrade_schema(self.engine)
+
+    def upsert(self, alert: Alert, actor: str = "detector") -> bool:
         """Store an alert, or update the stored alert with the same id.
 
         An update replaces the alert (its ``end``, ``value``, ``severity``, ... and the
@@ -176,9 +124,9 @@ class AlertStore:
         bool
             True when the alert is new, False when an alert with its id existed.
         """
-        return self.upsert_many([alert]) == 1
+        return self.upsert_many([alert], actor) == 1
 
-    def upsert_many(self, alerts: Iterable[Alert]) -> int:
+    def upsert_many(self, alerts: Iterable[Alert], actor: str = "detector") -> int:
         """Store or update several alerts in one transaction.
 
         Returns
@@ -195,7 +143,10 @@ class AlertStore:
                 try:
                     with self._serialised(), self.engine.begin() as conn:
                         now = datetime.now(UTC)
-                        return sum(_write(conn, alert, now) for alert in batch)
+                        return sum(
+                            workflow.store_alert(conn, alert, self.policy, now, actor)
+                            for alert in batch
+                        )
                 except IntegrityError:
                     # Another writer inserted one of these ids after our UPDATE found
                     # no row. Ours was rolled back; the next attempt finds the row.
@@ -214,20 +165,130 @@ class AlertStore:
             row = conn.execute(query).one_or_none()
         return None if row is None else _alert_from_row(row)
 
-    def review(self, alert_id: str, review: AlertReview) -> Alert | None:
-        """Close an alert with an inspector's verdict (a later review replaces it).
+    def change_status(self, alert_id: str, change: StatusChange, actor: str) -> Alert | None:
+        """Move an alert on in the workflow, audited as done by ``actor``.
 
-        Returns the reviewed alert, or None when there is no alert with this id.
+        Returns the changed alert, or None when there is no alert with this id.
+
+        Raises
+        ------
+        WorkflowError
+            When the change goes back or the alert is closed already.
         """
-        values = {"review": review.model_dump(mode="json"), "updated_at": datetime.now(UTC)}
-        with self._failures(f"review alert {alert_id}"):
-            with self._serialised(), self.engine.begin() as conn:
-                updated = conn.execute(
-                    update(AlertRow).where(AlertRow.id == alert_id).values(**values)
+        with self._transaction(f"change the status of alert {alert_id}") as conn:
+            found = change_status(conn, alert_id, change, actor, self.policy, _now())
+        return self.get(alert_id) if found else None
+
+    def decide_lhso(self, alert_id: str, decision: LhsoDecision, actor: str) -> Alert | None:
+        """Record the inspector's LHSO assessment; None when there is no such alert."""
+        with self._transaction(f"record the LHSO decision on alert {alert_id}") as conn:
+            found = decide_lhso(conn, alert_id, decision, actor, _now())
+        return self.get(alert_id) if found else None
+
+    def events(self, alert_id: str) -> builtins.list[AlertEvent]:
+        """The audit trail of an alert, oldest first."""
+        query = (
+            select(AlertEventRow)
+            .where(AlertEventRow.alert_id == alert_id)
+            .order_by(AlertEventRow.id)
+        )
+        with self._failures(f"read the events of alert {alert_id}"), self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AlertEvent(
+                alert_id=r.alert_id,
+                at=r.at,
+                actor=r.actor,
+                action=r.action,
+                from_status=r.from_status,
+                to_status=r.to_status,
+                detail=r.detail or {},
+            )
+            for r in rows
+        ]
+
+    def incidents(
+        self,
+        *,
+        mba_ids: frozenset[str] | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[Incident]:
+        """Incidents, newest start first; only of ``mba_ids`` when given."""
+        query = select(IncidentRow)
+        if mba_ids is not None:
+            query = query.where(IncidentRow.mba_id.in_(sorted(mba_ids)))
+        if status is not None:
+            query = query.where(IncidentRow.status == status)
+        query = query.order_by(IncidentRow.start.desc(), IncidentRow.id).limit(limit).offset(offset)
+        with self._failures("list incidents"), self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [_incident(r) for r in rows]
+
+    def incident(self, incident_id: str) -> Incident | None:
+        """The incident with this id, or None."""
+        query = select(IncidentRow).where(IncidentRow.id == incident_id)
+        with self._failures(f"read incident {incident_id}"), self._reading() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _incident(row)
+
+    def deliveries(self, alert_id: str) -> builtins.list[Delivery]:
+        """Where forwarding the alert stands, one entry per target it is queued for."""
+        with self._failures(f"read the deliveries of alert {alert_id}"), self._reading() as conn:
+            return outbox.deliveries(conn, alert_id)
+
+    def claim_deliveries(
+        self, policy: RetryPolicy, targets: builtins.list[str], limit: int = 50
+    ) -> builtins.list[Claim]:
+        """Lease due deliveries to ``targets`` (see :func:`vth.api.outbox.claim_due`)."""
+        with self._transaction("claim deliveries") as conn:
+            return outbox.claim_due(conn, _now(), policy, targets, limit)
+
+    def delivered(self, claim: Claim, result: dict[str, Any]) -> None:
+        """Record that a claimed delivery arrived."""
+        with self._transaction(f"record the delivery of alert {claim.alert_id}") as conn:
+            now = _now()
+            outbox.record_success(conn, claim, result, now)
+            record_event(
+                conn,
+                claim.alert_id,
+                now,
+                "forwarder",
+                "delivery",
+                detail={"target": claim.target, "status": "delivered", **result},
+            )
+
+    def delivery_failed(
+        self,
+        claim: Claim,
+        error: str,
+        policy: RetryPolicy,
+        *,
+        permanent: bool,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record a failed attempt; True when it will be tried again."""
+        with self._transaction(f"record the delivery of alert {claim.alert_id}") as conn:
+            now = _now()
+            retry = outbox.record_failure(
+                conn, claim, error, now, policy, permanent=permanent, result=result
+            )
+            if not retry:
+                record_event(
+                    conn,
+                    claim.alert_id,
+                    now,
+                    "forwarder",
+                    "delivery",
+                    detail={"target": claim.target, "status": "failed", "error": error},
                 )
-            if not updated.rowcount:
-                return None
-        return self.get(alert_id)
+        return retry
+
+    def retry_delivery(self, alert_id: str, target: str) -> bool:
+        """Queue a failed delivery again, due now; False when none failed."""
+        with self._transaction(f"retry the delivery of alert {alert_id}") as conn:
+            return outbox.retry_failed(conn, alert_id, target, _now())
 
     def count(self, where: AlertFilter | None = None) -> int:
         """How many stored alerts match the filter (all when None)."""
@@ -282,6 +343,16 @@ class AlertStore:
         return self._lock if self._lock is not None else nullcontext()
 
     @contextmanager
+    def _transaction(self, action: str) -> Iterator[Connection]:
+        with self._failures(action), self._serialised(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._serialised(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def _failures(self, action: str) -> Iterator[None]:
         try:
             yield
@@ -289,59 +360,37 @@ class AlertStore:
             raise StoreError(f"alert store {self.url}: cannot {action}: {_reason(exc)}") from exc
 
 
-def _write(conn: Connection, alert: Alert, now: datetime) -> bool:
-    """Update the row of ``alert.id`` or insert it; True when inserted.
-
-    An alert without a review leaves a stored review as it is.
-    """
-    columns = _columns(alert)
-    if alert.review is not None:
-        columns["review"] = alert.review.model_dump(mode="json")
-    updated = conn.execute(
-        update(AlertRow).where(AlertRow.id == alert.id).values(**columns, updated_at=now)
-    )
-    if updated.rowcount:
-        return False
-    conn.execute(
-        insert(AlertRow).values(id=alert.id, created_at=alert.created_at, updated_at=now, **columns)
-    )
-    return True
-
-
-def _columns(alert: Alert) -> dict[str, Any]:
-    """Column values of an alert that an update replaces (all but id and created_at)."""
-    return {
-        "mba_id": alert.mba_id,
-        "source_id": alert.source_id,
-        "sensor_id": alert.sensor_id,
-        "detector": alert.detector,
-        "kind": alert.kind,
-        "substance": alert.substance,
-        "start": alert.start,
-        "end": alert.end,
-        "value": alert.value,
-        "limit": alert.limit,
-        "unit": alert.unit,
-        "severity": alert.severity,
-        "body": alert.model_dump(mode="json", exclude={"review"}),
-    }
-
-
-#: Columns an alert is rebuilt from.
-_READ = (AlertRow.body, AlertRow.created_at, AlertRow.review)
+#: Columns an alert is rebuilt from: the body and the workflow kept beside it.
+_READ = (
+    AlertRow.body,
+    AlertRow.created_at,
+    AlertRow.review,
+    AlertRow.status,
+    AlertRow.incident_id,
+    AlertRow.lhso_decision,
+)
 
 
 def _alert_from_row(row: Any) -> Alert:
     """Rebuild the alert of a row; ``created_at`` is when it was first stored."""
-    return Alert.model_validate({**row.body, "created_at": row.created_at, "review": row.review})
+    return Alert.model_validate(
+        {
+            **row.body,
+            "created_at": row.created_at,
+            "review": row.review,
+            "status": row.status,
+            "incident_id": row.incident_id,
+            "lhso_decision": row.lhso_decision,
+        }
+    )
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add columns newer versions have to an alerts table an older version created."""
-    present = {c["name"] for c in inspect(engine).get_columns(AlertRow.__tablename__)}
-    if "review" not in present:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE alerts ADD COLUMN review JSON"))
+def _incident(row: Any) -> Incident:
+    return Incident.model_validate(row._mapping)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -361,6 +410,10 @@ class AlertFilter:
     until: datetime | None = None
     #: True: only alerts an inspector closed with a verdict; False: only open ones.
     reviewed: bool | None = None
+    status: AlertStatus | None = None
+    incident_id: str | None = None
+    #: Only alerts of these MBAs (an inspector sees the MBAs of their agency).
+    mba_ids: frozenset[str] | None = None
 
     def conditions(self) -> builtins.list[ColumnElement[bool]]:
         """WHERE clauses of the filter (none for an empty filter)."""
@@ -370,6 +423,8 @@ class AlertFilter:
             (AlertRow.kind, self.kind),
             (AlertRow.source_id, self.source_id),
             (AlertRow.substance, self.substance),
+            (AlertRow.status, self.status),
+            (AlertRow.incident_id, self.incident_id),
         ):
             if wanted is not None:
                 where.append(column == wanted)
@@ -377,6 +432,8 @@ class AlertFilter:
             where.append(AlertRow.end >= _aware(self.since, "since"))
         if self.until is not None:
             where.append(AlertRow.start <= _aware(self.until, "until"))
+        if self.mba_ids is not None:
+            where.append(AlertRow.mba_id.in_(sorted(self.mba_ids)))
         if self.reviewed is not None:
             where.append(
                 AlertRow.review.is_not(None) if self.reviewed else AlertRow.review.is_(None)

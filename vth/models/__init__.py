@@ -1,9 +1,9 @@
 """Domain models: MBA profiles and emission limits, sensors, detections and alerts."""
 
-from vth.models.alert import Alert, AlertReview, Verdict
+from vth.models.alert import WORKFLOW_FIELDS, Alert, AlertReview, Verdict, verdict_of
 from vth.models.detection import AlertKind, Candidate, Detection, Severity, severity_for
 from vth.models.errors import FieldProblem, ProfileError
-from vth.models.lhso import LhsoSuggestion, suggest_lhso
+from vth.models.lhso import LhsoRules, LhsoSuggestion, suggest_lhso
 from vth.models.loading import (
     load_network,
     load_networks,
@@ -25,6 +25,7 @@ from vth.models.profile import (
 )
 
 __all__ = [
+    "WORKFLOW_FIELDS",
     "Alert",
     "AlertKind",
     "AlertReview",
@@ -33,6 +34,7 @@ __all__ = [
     "EmissionLimit",
     "FieldProblem",
     "HeatSource",
+    "LhsoRules",
     "LhsoSuggestion",
     "Location",
     "MbaProfile",
@@ -54,4 +56,5 @@ __all__ = [
     "parse_profile",
     "severity_for",
     "suggest_lhso",
+    "verdict_of",
 ]

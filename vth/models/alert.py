@@ -11,10 +11,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from vth.models.detection import AlertKind, Candidate, Detection, Severity
 from vth.models.lhso import LhsoSuggestion, suggest_lhso
 from vth.models.timeutil import as_utc
+from vth.models.workflow import AlertStatus, LhsoDecision, Outcome
 
 _ALERT_NAMESPACE = uuid.UUID("6f1c7e36-6c55-4c8e-9d2a-3f1f0b2a9e11")
 
 Verdict = Literal["true_alarm", "false_alarm"]
+
+#: Alert fields the workflow sets (inspectors, the store); a sender's values are ignored.
+WORKFLOW_FIELDS = frozenset({"review", "status", "incident_id", "lhso_decision"})
 
 
 class AlertReview(BaseModel):
@@ -26,11 +30,27 @@ class AlertReview(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     verdict: Verdict
+    outcome: Outcome | None = Field(
+        default=None, description="What the inspection found, when closed through the workflow."
+    )
     closed_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     inspector: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=4000)
 
     _utc = field_validator("closed_at")(as_utc)
+
+
+def verdict_of(outcome: Outcome, kind: str) -> Verdict:
+    """Whether an alert closed with this outcome was a true alarm of its detector.
+
+    A sensor fault is what a quality alert (kind ``sensor_fault``) looks for, and a false
+    alarm for every other detector.
+    """
+    if outcome == "confirmed_violation":
+        return "true_alarm"
+    if outcome == "sensor_fault" and kind == "sensor_fault":
+        return "true_alarm"
+    return "false_alarm"
 
 
 class Alert(BaseModel):
@@ -63,6 +83,13 @@ class Alert(BaseModel):
     created_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     review: AlertReview | None = Field(
         default=None, description="The inspector's verdict once the alert is closed."
+    )
+    status: AlertStatus = Field(default="new", description="Where the alert is in the workflow.")
+    incident_id: str | None = Field(
+        default=None, description="The incident the alert belongs to (the id of its first alert)."
+    )
+    lhso_decision: LhsoDecision | None = Field(
+        default=None, description="The inspector's LHSO assessment, once given."
     )
 
     _utc = field_validator("start", "end", "created_at")(as_utc)

@@ -81,9 +81,14 @@ class Detection(BaseModel):
     @property
     def exceedance_factor(self) -> float | None:
         """``value / limit`` when both are known."""
-        if self.value is None or self.limit is None or self.limit <= 0:
-            return None
-        return self.value / self.limit
+        return exceedance_factor(self.value, self.limit)
+
+
+def exceedance_factor(value: float | None, limit: float | None) -> float | None:
+    """``value / limit`` when both are known and the limit is positive, else None."""
+    if value is None or limit is None or limit <= 0:
+        return None
+    return value / limit
 
 
 def severity_for(factor: float | None) -> Severity:

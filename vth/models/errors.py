@@ -33,3 +33,12 @@ class ProfileError(VthError):
     def single(cls, file: Path | str, path: str, reason: str) -> ProfileError:
         """Build the error for one problem."""
         return cls([FieldProblem(str(file), path, reason)])
+
+
+class SettingsFileError(VthError):
+    """An agency's settings file (LHSO rules, API keys, workflow) is unreadable or invalid."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in settings files:\n{lines}")

@@ -337,6 +337,10 @@ class MbaProfile(_Model):
     id: Identifier
     name: str = Field(min_length=1)
     operator: str = Field(min_length=1)
+    agency: str | None = Field(
+        default=None,
+        description="The omgevingsdienst supervising the MBA (e.g. DCMR); its inspectors see it.",
+    )
     activity: str = Field(
         min_length=1, description="Bal activity, e.g. afvalverbrandingsinstallatie"
     )

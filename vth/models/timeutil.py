@@ -10,3 +10,8 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (ISO-8601 with Z or an offset)")
     return value.astimezone(UTC)
+
+
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    """:func:`as_utc` for optional fields."""
+    return None if value is None else as_utc(value)

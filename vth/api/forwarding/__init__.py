@@ -1,0 +1,1 @@
+"""Forwarding alerts into the inspection workflow: one module per kind of target."""

@@ -1,0 +1,1 @@
+"""The revisions of the alert store's schema, oldest first by their number."""
