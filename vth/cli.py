@@ -503,6 +503,24 @@ def _check_serve(settings: Settings) -> None:
         f"{len(profile_map)} profile(s) in {settings.profiles_dir}; "
         f"detector settings: {settings.detector_params_file or 'none'}"
     )
+    _check_workflow(settings)
+
+
+def _check_workflow(settings: Settings) -> None:
+    """Print the access control and forwarding ``vth serve`` would run with."""
+    from vth.api.app import access_control
+    from vth.api.workflow_config import load_workflow_config
+
+    access = access_control(settings)
+    workflow = load_workflow_config(settings.workflow_file)
+    policy = workflow.policy()
+    out.print(
+        f"access: {'API keys from ' + str(settings.api_keys_file) if access.enabled else 'open'}"
+        f"; incidents group alerts within {policy.quiet_period_s:g} s"
+    )
+    for name, trigger in sorted(policy.targets.items()):
+        when = "every new incident" if trigger == "new" else "when an inspector forwards"
+        out.print(f"forwarding to {name}: {when}")
 
 
 @app.command()

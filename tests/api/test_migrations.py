@@ -326,15 +326,6 @@ def test_times_are_utc_whatever_the_postgresql_session_time_zone(postgres_url: s
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "vth/api/workflow.py store_alert: a new alert locks its incident before inserting "
-        "its row, an update locks the alert row before the incident; two API workers "
-        "storing the same alert deadlock on PostgreSQL, and AlertStore.upsert_many retries "
-        "IntegrityError only, so the loser gets StoreError(DeadlockDetected)"
-    ),
-)
 def test_writers_storing_the_same_alert_at_once_do_not_deadlock_on_postgresql(
     postgres_url: str,
 ) -> None:

@@ -147,10 +147,11 @@ class AlertStore:
                             workflow.store_alert(conn, alert, self.policy, now, actor)
                             for alert in batch
                         )
-                except IntegrityError:
-                    # Another writer inserted one of these ids after our UPDATE found
-                    # no row. Ours was rolled back; the next attempt finds the row.
-                    if attempt >= _MAX_ATTEMPTS:
+                except DBAPIError as exc:
+                    # Another writer inserted one of these ids after we found no row
+                    # (or PostgreSQL broke a lock cycle). Ours was rolled back; the next
+                    # attempt finds the row.
+                    if attempt >= _MAX_ATTEMPTS or not _worth_retrying(exc):
                         raise
                     attempt += 1
 
@@ -445,6 +446,17 @@ def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware (ISO-8601 with Z or an offset)")
     return value
+
+
+#: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock or conflict.
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _worth_retrying(exc: DBAPIError) -> bool:
+    """A duplicate id from a concurrent insert, or a deadlock or serialization failure."""
+    return isinstance(exc, IntegrityError) or (
+        getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+    )
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -256,3 +256,45 @@ def test_cloudevent_body_and_signature(profiles: dict[str, MbaProfile]) -> None:
 def test_webhook_config_refuses_non_http_urls() -> None:
     with pytest.raises(ValueError, match="http"):
         WebhookConfig(name="hook", url="ftp://x/y")
+
+
+def test_the_service_app_forwards_posted_alerts_to_the_configured_webhook(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.api.conftest import EXAMPLE_PROFILES
+    from vth.api.app import create_app_from_settings
+    from vth.settings import Settings
+
+    workflow = tmp_path / "workflow.yaml"
+    workflow.write_text(
+        "quiet_period_s: 0\n"
+        "retry: {base_s: 0.05, max_s: 0.2}\n"
+        "webhooks:\n"
+        "  - {name: meldkamer, url: '${HOOK_URL}', secret: '${HOOK_SECRET}'}\n"
+    )
+    monkeypatch.setenv("HOOK_URL", receiver.url)
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'vth.db'}",
+        profiles_dir=EXAMPLE_PROFILES,
+        workflow_file=workflow,
+    )
+    alerts = hourly_alerts(3)
+    receiver.start()
+    with TestClient(create_app_from_settings(settings)) as client:
+        for alert in alerts:
+            assert client.post("/alerts", json=alert.model_dump(mode="json")).status_code == 201
+
+        def all_delivered() -> bool:
+            return all(
+                [d["status"] for d in client.get(f"/alerts/{a.id}/deliveries").json()]
+                == ["delivered"]
+                for a in alerts
+            )
+
+        wait_for(all_delivered)
+        forwarder = client.get("/health").json()["components"]["forwarder"]
+        assert forwarder["ok"] is True and forwarder["delivered"] == 3
+    assert sorted(receiver.received()) == sorted(a.id for a in alerts)
