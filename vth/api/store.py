@@ -415,6 +415,8 @@ class AlertFilter:
     incident_id: str | None = None
     #: Only alerts of these MBAs (an inspector sees the MBAs of their agency).
     mba_ids: frozenset[str] | None = None
+    #: True: only alerts that opened an incident; False: only those that joined one.
+    incident_lead: bool | None = None
 
     def conditions(self) -> builtins.list[ColumnElement[bool]]:
         """WHERE clauses of the filter (none for an empty filter)."""
@@ -435,6 +437,9 @@ class AlertFilter:
             where.append(AlertRow.start <= _aware(self.until, "until"))
         if self.mba_ids is not None:
             where.append(AlertRow.mba_id.in_(sorted(self.mba_ids)))
+        if self.incident_lead is not None:
+            lead = AlertRow.incident_id == AlertRow.id
+            where.append(lead if self.incident_lead else ~lead)
         if self.reviewed is not None:
             where.append(
                 AlertRow.review.is_not(None) if self.reviewed else AlertRow.review.is_(None)

@@ -184,6 +184,7 @@ def change_status(
                 .where(IncidentRow.id == alert_id)
                 .values(status="closed", updated_at=now)
             )
+            _close_members(conn, alert_id, values, actor, now)
     conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
     record_event(
         conn,
@@ -196,6 +197,31 @@ def change_status(
         detail=detail,
     )
     return True
+
+
+def _close_members(
+    conn: Connection, incident_id: str, values: dict[str, Any], actor: str, now: datetime
+) -> None:
+    """Close the open alerts that joined an incident with the outcome of its first alert."""
+    members = conn.execute(
+        select(AlertRow.id, AlertRow.status).where(
+            AlertRow.incident_id == incident_id,
+            AlertRow.id != incident_id,
+            AlertRow.status != "closed",
+        )
+    ).all()
+    for member in members:
+        conn.execute(update(AlertRow).where(AlertRow.id == member.id).values(**values))
+        record_event(
+            conn,
+            member.id,
+            now,
+            actor,
+            "status",
+            from_status=member.status,
+            to_status="closed",
+            detail={"outcome": values["review"]["outcome"], "with_incident": incident_id},
+        )
 
 
 def decide_lhso(

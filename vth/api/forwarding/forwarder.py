@@ -94,12 +94,16 @@ class Forwarder:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread (a delivery under way finishes) and close the targets."""
+        """Stop the thread (a delivery under way finishes); :meth:`start` may follow."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def close(self) -> None:
+        """Stop and release the targets' connections (no restart afterwards)."""
+        self.stop()
         for target in self.targets.values():
             target.close()
 
@@ -110,7 +114,7 @@ class Forwarder:
         try:
             yield
         finally:
-            self.stop()
+            self.close()
 
     def health(self) -> dict[str, object]:
         """What the forwarder did so far."""

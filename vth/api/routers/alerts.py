@@ -41,10 +41,28 @@ def alert_filter(
     incident_id: Annotated[
         str | None, Query(description="Only the alerts of this incident.")
     ] = None,
+    incident_lead: Annotated[
+        bool | None,
+        Query(
+            description=(
+                "true: only alerts that opened an incident (one per event, what inspectors "
+                "act on); false: only repeats that joined one."
+            )
+        ),
+    ] = None,
 ) -> AlertFilter:
     """The alert filter from the query string."""
     return AlertFilter(
-        mba_id, kind, source_id, substance, since, until, reviewed, alert_status, incident_id
+        mba_id,
+        kind,
+        source_id,
+        substance,
+        since,
+        until,
+        reviewed,
+        alert_status,
+        incident_id,
+        incident_lead=incident_lead,
     )
 
 
