@@ -443,6 +443,7 @@ def serve(
     """Run the API, the MQTT gateway and the detection loop."""
     import uvicorn
 
+    from vth.api.app import access_control
     from vth.api.auth import is_loopback
     from vth.runtime import Service
     from vth.settings import load_settings
@@ -456,15 +457,15 @@ def serve(
         if check:
             _check_serve(settings)
             return
+        api_host = host or settings.api_host
+        if not access_control(settings).enabled and not is_loopback(api_host):
+            raise _fail(
+                f"refusing to serve an open API on {api_host}: set VTH_API_KEYS_FILE "
+                "(make keys with 'vth keys new'), or listen on 127.0.0.1"
+            )
         service = Service(settings)
     except (VthError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    api_host = host or settings.api_host
-    if not service.access.enabled and not is_loopback(api_host):
-        raise _fail(
-            f"refusing to serve an open API on {api_host}: set VTH_API_KEYS_FILE "
-            "(make keys with 'vth keys new'), or listen on 127.0.0.1"
-        )
     uvicorn.run(
         service.create_app(),
         host=api_host,

@@ -1,125 +1,169 @@
-"""Inspectors close alerts with a verdict; the store keeps it and the API records it."""
+"""Closing an alert with an outcome gives it a review: a verdict that labels it for tuning."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Column, MetaData, Table, create_engine, insert, inspect
 
-from vth.api.store import AlertFilter, AlertRow, AlertStore
+from tests.api.conftest import T0
+from vth.api.store import AlertFilter, AlertStore
+from vth.api.workflow import WorkflowError
+from vth.detectors.tuning.labels import labels_from_alerts
 from vth.models import Alert, AlertReview
+from vth.models.workflow import LhsoDecision, Outcome, StatusChange
 
 AlertFactory = Callable[..., Alert]
-T0 = datetime(2025, 11, 22, 10, 0, tzinfo=UTC)
-CET = timezone(timedelta(hours=1))
 
 
-def false_alarm(**overrides: object) -> AlertReview:
-    fields: dict[str, object] = {
-        "verdict": "false_alarm",
-        "closed_at": datetime(2025, 11, 23, 9, 0, tzinfo=UTC),
-        "inspector": "j.devries",
-        "note": "calibration run of the analyser",
-    }
-    fields.update(overrides)
-    return AlertReview.model_validate(fields)
+def close(
+    store: AlertStore,
+    alert: Alert,
+    outcome: Outcome = "no_violation",
+    actor: str = "j.devries",
+    note: str | None = None,
+) -> Alert:
+    change = StatusChange(status="closed", outcome=outcome, note=note)
+    closed = store.change_status(alert.id, change, actor)
+    assert closed is not None
+    return closed
 
 
 # --- the store ---------------------------------------------------------------------------
 
 
-def test_review_returns_the_alert_with_its_verdict(
-    store: AlertStore, make_alert: AlertFactory
-) -> None:
+def test_closing_an_alert_records_the_review(store: AlertStore, make_alert: AlertFactory) -> None:
     alert = make_alert()
     store.upsert(alert)
-    review = false_alarm()
 
-    reviewed = store.review(alert.id, review)
+    before = datetime.now(UTC)
+    closed = close(store, alert, "no_violation", "j.devries", "calibration run of the analyser")
+    after = datetime.now(UTC)
 
-    assert reviewed is not None
-    assert reviewed.review == review
-    assert reviewed.model_dump(exclude={"review"}) == alert.model_dump(exclude={"review"})
+    review = closed.review
+    assert review is not None
+    assert (review.verdict, review.outcome) == ("false_alarm", "no_violation")
+    assert (review.inspector, review.note) == ("j.devries", "calibration run of the analyser")
+    assert before <= review.closed_at <= after
+    assert review.closed_at.utcoffset() == timedelta(0)
+    assert closed.status == "closed"
+    assert closed.model_dump(exclude={"review", "status"}) == store.list()[0].model_dump(
+        exclude={"review", "status"}
+    )
+    assert store.get(alert.id) == closed
     assert store.count() == 1
 
 
-def test_review_of_an_unknown_alert_is_none_and_stores_nothing(store: AlertStore) -> None:
-    assert store.review("no-such-alert", false_alarm()) is None
+@pytest.mark.parametrize(
+    ("kind", "detector", "outcome", "verdict"),
+    [
+        ("exceedance", "compliance", "confirmed_violation", "true_alarm"),
+        ("exceedance", "compliance", "no_violation", "false_alarm"),
+        ("exceedance", "compliance", "sensor_fault", "false_alarm"),
+        ("sensor_fault", "quality", "sensor_fault", "true_alarm"),
+        ("sensor_fault", "quality", "no_violation", "false_alarm"),
+    ],
+)
+def test_the_verdict_follows_from_the_outcome_and_the_kind(
+    store: AlertStore,
+    make_alert: AlertFactory,
+    kind: str,
+    detector: str,
+    outcome: Outcome,
+    verdict: str,
+) -> None:
+    alert = make_alert(kind=kind, detector=detector)
+    store.upsert(alert)
+
+    review = close(store, alert, outcome).review
+
+    assert review is not None and (review.verdict, review.outcome) == (verdict, outcome)
+
+
+def test_closing_an_unknown_alert_gives_none_and_stores_nothing(store: AlertStore) -> None:
+    change = StatusChange(status="closed", outcome="no_violation")
+
+    assert store.change_status("no-such-alert", change, "j.devries") is None
     assert store.count() == 0
 
 
-def test_a_later_review_replaces_the_earlier_one(
-    store: AlertStore, make_alert: AlertFactory
-) -> None:
+def test_a_closed_alert_keeps_its_first_review(store: AlertStore, make_alert: AlertFactory) -> None:
     alert = make_alert()
     store.upsert(alert)
-    store.review(alert.id, false_alarm())
-    second = AlertReview(
-        verdict="true_alarm", closed_at=datetime(2025, 11, 24, 8, 0, tzinfo=UTC), inspector="b"
-    )
+    review = close(store, alert, "no_violation").review
 
-    reviewed = store.review(alert.id, second)
+    with pytest.raises(WorkflowError, match="closed"):
+        close(store, alert, "confirmed_violation", actor="a.bakker")
 
-    assert reviewed is not None and reviewed.review == second
     stored = store.get(alert.id)
-    assert stored is not None and stored.review == second
-    assert stored.review.note is None
+    assert stored is not None and stored.review == review
 
 
-def test_storing_the_alert_again_when_it_grew_keeps_the_review(
+def test_storing_the_alert_again_when_it_grew_keeps_the_review_and_status(
     store: AlertStore, make_alert: AlertFactory
 ) -> None:
     first = make_alert()
     store.upsert(first)
-    review = false_alarm()
-    store.review(first.id, review)
+    review = close(store, first, "confirmed_violation").review
     grown = make_alert(end=T0 + timedelta(hours=3), value=700.0, severity="high")
-    assert grown.id == first.id and grown.review is None
+    assert grown.id == first.id and grown.review is None and grown.status == "new"
 
     assert store.upsert(grown) is False
     assert store.upsert_many([grown]) == 0
 
     stored = store.get(first.id)
     assert stored is not None
-    assert stored.review == review
+    assert (stored.review, stored.status) == (review, "closed")
     assert (stored.end, stored.value, stored.severity) == (grown.end, 700.0, "high")
     assert stored.created_at == first.created_at
     assert store.count(AlertFilter(reviewed=True)) == 1
 
 
-def test_storing_an_alert_that_carries_a_review_sets_it(
+def test_a_review_or_status_carried_in_a_stored_alert_is_ignored(
     store: AlertStore, make_alert: AlertFactory
 ) -> None:
-    review = false_alarm()
-    new = make_alert().model_copy(update={"review": review})
+    carried = {
+        "review": AlertReview(verdict="true_alarm", inspector="the detector"),
+        "status": "closed",
+        "incident_id": "made-up",
+        "lhso_decision": LhsoDecision(consequence=4, behaviour="D"),
+    }
+    new = make_alert().model_copy(update=carried)
+
     assert store.upsert(new) is True
     stored = store.get(new.id)
-    assert stored is not None and stored.review == review
+    assert stored is not None
+    assert (stored.review, stored.status, stored.incident_id, stored.lhso_decision) == (
+        None,
+        "new",
+        new.id,
+        None,
+    )
 
-    other = make_alert(substance="SO2")
-    store.upsert(other)
-    true_alarm = AlertReview(verdict="true_alarm", closed_at=T0 + timedelta(days=1))
-    assert store.upsert(other.model_copy(update={"review": true_alarm})) is False
-    stored_other = store.get(other.id)
-    assert stored_other is not None and stored_other.review == true_alarm
+    review = close(store, new).review
+    assert store.upsert(new) is False
+    again = store.get(new.id)
+    assert again is not None
+    assert (again.review, again.status, again.incident_id) == (review, "closed", new.id)
+    assert store.count(AlertFilter(status="new")) == 0
 
 
 def test_reviewed_filter_in_list_and_count(store: AlertStore, three_alerts: list[Alert]) -> None:
     nox, so2, gas = three_alerts
-    store.review(nox.id, false_alarm())
-    store.review(gas.id, AlertReview(verdict="true_alarm"))
+    close(store, nox, "no_violation")
+    close(store, gas, "confirmed_violation")
+    store.change_status(so2.id, StatusChange(status="in_inspection"), "j.devries")
 
     closed = store.list(AlertFilter(reviewed=True))
     still_open = store.list(AlertFilter(reviewed=False))
 
     assert [a.id for a in closed] == [gas.id, nox.id]
-    assert all(a.review is not None for a in closed)
+    assert [a.review.verdict for a in closed if a.review] == ["true_alarm", "false_alarm"]
     assert [a.id for a in still_open] == [so2.id]
-    assert still_open[0].review is None
+    assert still_open[0].review is None, "in inspection is not reviewed yet"
     assert store.count(AlertFilter(reviewed=True)) == 2
     assert store.count(AlertFilter(reviewed=False)) == 1
     assert store.count(AlertFilter(reviewed=None)) == 3
@@ -129,24 +173,21 @@ def test_reviewed_filter_in_list_and_count(store: AlertStore, three_alerts: list
     ]
 
 
-def test_the_review_reads_back_with_an_aware_utc_closed_at(
-    store: AlertStore, make_alert: AlertFactory
+def test_closed_alerts_become_labels_for_tuning(
+    store: AlertStore, three_alerts: list[Alert]
 ) -> None:
-    alert = make_alert()
-    store.upsert(alert)
-    store.review(alert.id, false_alarm(closed_at=datetime(2025, 11, 23, 10, 0, tzinfo=CET)))
+    nox, _so2, gas = three_alerts
+    close(store, nox, "no_violation", note="calibration")
+    close(store, gas, "confirmed_violation", actor="a.bakker")
 
-    got = store.get(alert.id)
-    listed = store.list()
+    labels = labels_from_alerts(store.list(AlertFilter(reviewed=True)))
 
-    assert got is not None and got.review is not None
-    assert listed[0].review == got.review
-    closed_at = got.review.closed_at
-    assert closed_at == datetime(2025, 11, 23, 9, 0, tzinfo=UTC)
-    assert closed_at.utcoffset() == timedelta(0)
-    assert got.review.verdict == "false_alarm"
-    assert got.review.inspector == "j.devries"
-    assert got.review.note == "calibration run of the analyser"
+    assert [(label.mba_id, label.kind, label.truth) for label in labels] == [
+        ("avi-rozenburg", "exceedance", False),
+        ("chemie-botlek", "gas_incident", True),
+    ]
+    assert labels[0].note == f"alert {nox.id} closed as false_alarm by j.devries: calibration"
+    assert labels[1].note == f"alert {gas.id} closed as true_alarm by a.bakker"
 
 
 def test_the_review_survives_reopening_a_file_database(
@@ -156,84 +197,14 @@ def test_the_review_survives_reopening_a_file_database(
     alert = make_alert()
     with AlertStore(url) as store:
         store.upsert(alert)
-        store.review(alert.id, false_alarm())
+        review = close(store, alert).review
     with AlertStore(url) as store:
         got = store.get(alert.id)
-        assert got is not None and got.review == false_alarm()
+        assert got is not None and got.review == review and got.status == "closed"
         assert store.count(AlertFilter(reviewed=True)) == 1
 
 
-# --- migration of a database an older version created -------------------------------------
-
-
-def old_alerts_table(metadata: MetaData) -> Table:
-    """The alerts table as versions before reviews created it: every column but review."""
-    return Table(
-        AlertRow.__tablename__,
-        metadata,
-        *(
-            Column(c.name, c.type, primary_key=c.primary_key)
-            for c in AlertRow.__table__.columns
-            if c.name != "review"
-        ),
-    )
-
-
-def test_opening_an_old_database_adds_the_review_column(
-    tmp_path: Path, make_alert: AlertFactory
-) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    alert = make_alert()
-    engine = create_engine(url)
-    try:
-        metadata = MetaData()
-        table = old_alerts_table(metadata)
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                insert(table).values(
-                    id=alert.id,
-                    mba_id=alert.mba_id,
-                    source_id=alert.source_id,
-                    sensor_id=alert.sensor_id,
-                    detector=alert.detector,
-                    kind=alert.kind,
-                    substance=alert.substance,
-                    start=alert.start,
-                    end=alert.end,
-                    value=alert.value,
-                    limit=alert.limit,
-                    unit=alert.unit,
-                    severity=alert.severity,
-                    created_at=alert.created_at,
-                    updated_at=alert.created_at,
-                    body=alert.model_dump(mode="json", exclude={"review"}),
-                )
-            )
-        assert "review" not in {c["name"] for c in inspect(engine).get_columns("alerts")}
-    finally:
-        engine.dispose()
-
-    with AlertStore(url) as store:
-        columns = {c["name"] for c in inspect(store.engine).get_columns("alerts")}
-        assert "review" in columns
-
-        old = store.get(alert.id)
-        assert old == alert
-        assert old is not None and old.review is None
-        assert store.count(AlertFilter(reviewed=False)) == 1
-        assert store.count(AlertFilter(reviewed=True)) == 0
-
-        reviewed = store.review(alert.id, false_alarm())
-        assert reviewed is not None and reviewed.review == false_alarm()
-        assert [a.id for a in store.list(AlertFilter(reviewed=True))] == [alert.id]
-
-    with AlertStore(url) as again:  # opening a migrated database adds nothing twice
-        got = again.get(alert.id)
-        assert got is not None and got.review == false_alarm()
-
-
-# --- the API -----------------------------------------------------------------------------
+# --- the deprecated API: POST /alerts/{id}/review ----------------------------------------
 
 
 def test_post_review_closes_the_alert(
@@ -249,22 +220,53 @@ def test_post_review_closes_the_alert(
 
     assert response.status_code == 200, response.text
     data = response.json()
-    assert data["id"] == alert.id
+    assert (data["id"], data["status"]) == (alert.id, "closed")
     assert data["review"]["verdict"] == "false_alarm"
-    assert data["review"]["inspector"] == "j.devries"
+    assert data["review"]["outcome"] == "no_violation"
+    assert data["review"]["inspector"] == "anonymous", "who closed it, not who the body names"
     assert data["review"]["note"] == "calibration"
     assert data["review"]["closed_at"].endswith("Z")
     closed = Alert.model_validate(data)
     assert closed.review is not None
-    assert before - timedelta(seconds=1) <= closed.review.closed_at <= after + timedelta(seconds=1)
-
-    got = client.get(f"/alerts/{alert.id}").json()
-    assert got["review"] == data["review"]
-    stored = store.get(alert.id)
-    assert stored is not None and stored.review == closed.review
+    assert before <= closed.review.closed_at <= after
+    assert client.get(f"/alerts/{alert.id}").json() == data
+    events = client.get(f"/alerts/{alert.id}/events").json()
+    assert (events[-1]["from_status"], events[-1]["to_status"]) == ("new", "closed")
 
 
-def test_post_review_with_closed_at_in_another_zone_reads_back_in_utc(
+@pytest.mark.parametrize(
+    ("body", "outcome", "verdict"),
+    [
+        ({"verdict": "true_alarm"}, "confirmed_violation", "true_alarm"),
+        ({"verdict": "false_alarm"}, "no_violation", "false_alarm"),
+        ({"verdict": "false_alarm", "outcome": "sensor_fault"}, "sensor_fault", "false_alarm"),
+        (
+            {"verdict": "false_alarm", "outcome": "confirmed_violation"},
+            "confirmed_violation",
+            "true_alarm",
+        ),
+    ],
+    ids=["true-alarm", "false-alarm", "outcome-given", "outcome-wins"],
+)
+def test_post_review_maps_the_verdict_to_an_outcome(
+    client: TestClient,
+    store: AlertStore,
+    make_alert: AlertFactory,
+    body: dict[str, str],
+    outcome: str,
+    verdict: str,
+) -> None:
+    alert = make_alert()
+    store.upsert(alert)
+
+    response = client.post(f"/alerts/{alert.id}/review", json=body)
+
+    assert response.status_code == 200, response.text
+    review = response.json()["review"]
+    assert (review["outcome"], review["verdict"]) == (outcome, verdict)
+
+
+def test_post_review_ignores_the_closing_time_in_the_body(
     client: TestClient, store: AlertStore, make_alert: AlertFactory
 ) -> None:
     alert = make_alert()
@@ -276,12 +278,25 @@ def test_post_review_with_closed_at_in_another_zone_reads_back_in_utc(
     )
 
     assert response.status_code == 200, response.text
-    assert response.json()["review"] == {
-        "verdict": "true_alarm",
-        "closed_at": "2025-11-23T09:00:00Z",
-        "inspector": None,
-        "note": None,
-    }
+    closed_at = datetime.fromisoformat(response.json()["review"]["closed_at"])
+    assert closed_at.utcoffset() == timedelta(0)
+    assert datetime.now(UTC) - closed_at < timedelta(minutes=1), "closed now"
+
+
+def test_a_second_review_is_409_and_keeps_the_first(
+    client: TestClient, store: AlertStore, make_alert: AlertFactory
+) -> None:
+    alert = make_alert()
+    store.upsert(alert)
+    first = client.post(f"/alerts/{alert.id}/review", json={"verdict": "true_alarm"})
+    assert first.status_code == 200
+
+    second = client.post(f"/alerts/{alert.id}/review", json={"verdict": "false_alarm"})
+
+    assert second.status_code == 409
+    assert second.json()["error"] == "WorkflowError"
+    assert "closed" in second.json()["detail"]
+    assert client.get(f"/alerts/{alert.id}").json()["review"] == first.json()["review"]
 
 
 def test_post_review_of_an_unknown_alert_is_404(client: TestClient, store: AlertStore) -> None:
@@ -298,11 +313,20 @@ def test_post_review_of_an_unknown_alert_is_404(client: TestClient, store: Alert
         {"verdict": "maybe"},
         {"verdict": "TRUE_ALARM"},
         {},
+        {"verdict": "true_alarm", "outcome": "perhaps"},
         {"verdict": "true_alarm", "closed_at": "2025-11-23T09:00:00"},
         {"verdict": "true_alarm", "closed_at": "yesterday"},
         {"verdict": "true_alarm", "inspector": "x" * 201},
     ],
-    ids=["unknown-verdict", "verdict-case", "no-verdict", "naive-closed-at", "bad-time", "long"],
+    ids=[
+        "unknown-verdict",
+        "verdict-case",
+        "no-verdict",
+        "bad-outcome",
+        "naive-closed-at",
+        "bad-time",
+        "long",
+    ],
 )
 def test_an_invalid_review_is_422_and_changes_nothing(
     client: TestClient, store: AlertStore, make_alert: AlertFactory, body: dict[str, object]
@@ -314,7 +338,13 @@ def test_an_invalid_review_is_422_and_changes_nothing(
 
     assert response.status_code == 422, response.text
     stored = store.get(alert.id)
-    assert stored is not None and stored.review is None
+    assert stored is not None and stored.review is None and stored.status == "new"
+
+
+def test_the_review_endpoint_is_marked_deprecated(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/alerts/{alert_id}/review"]["post"]
+
+    assert operation["deprecated"] is True
 
 
 def test_a_detector_posting_the_grown_alert_keeps_the_review(
@@ -330,6 +360,7 @@ def test_a_detector_posting_the_grown_alert_keeps_the_review(
 
     assert again.status_code == 200
     assert again.json()["review"] == closed.json()["review"]
+    assert again.json()["status"] == "closed"
     assert again.json()["end"] == "2025-11-22T12:00:00Z"
 
 
@@ -364,13 +395,19 @@ def test_reviewed_must_be_a_boolean(client: TestClient) -> None:
     assert client.get("/alerts", params={"reviewed": "perhaps"}).status_code == 422
 
 
-def test_a_review_in_a_posted_alert_is_ignored_and_the_stored_one_kept(
-    client: TestClient, store: AlertStore, make_alert: AlertFactory
+def test_a_review_or_status_in_a_posted_alert_is_ignored_and_the_stored_one_kept(
+    client: TestClient, make_alert: AlertFactory
 ) -> None:
     alert = make_alert()
-    sneaky = alert.model_copy(update={"review": false_alarm()}).model_dump(mode="json")
+    sneaky = alert.model_copy(
+        update={"review": AlertReview(verdict="false_alarm"), "status": "closed"}
+    ).model_dump(mode="json")
+
     assert client.post("/alerts", json=sneaky).status_code == 201
-    assert client.get(f"/alerts/{alert.id}").json()["review"] is None
+    posted = client.get(f"/alerts/{alert.id}").json()
+    assert (posted["review"], posted["status"]) == (None, "new")
+
     client.post(f"/alerts/{alert.id}/review", json={"verdict": "true_alarm"})
     assert client.post("/alerts", json=sneaky).status_code == 200
-    assert client.get(f"/alerts/{alert.id}").json()["review"]["verdict"] == "true_alarm"
+    kept = client.get(f"/alerts/{alert.id}").json()
+    assert (kept["review"]["verdict"], kept["status"]) == ("true_alarm", "closed")

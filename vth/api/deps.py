@@ -14,6 +14,9 @@ from fastapi import Depends, Request
 from vth.api.store import AlertStore
 from vth.models import MbaProfile
 
+#: Pages start at most this far on (larger offsets are a client error, not a database one).
+MAX_OFFSET = 1_000_000_000
+
 #: A named component's health check: returns a dict, with ``"ok": False`` when unhealthy.
 HealthCheck = Callable[[], dict[str, Any]]
 

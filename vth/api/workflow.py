@@ -72,8 +72,10 @@ def store_alert(
     """Insert a new alert with its workflow, or update a stored one; True when new.
 
     An update replaces what the detector measured (``end``, ``value``, the body) and
-    widens its incident, but keeps the workflow (status, review, LHSO, deliveries).
+    widens its incident, but keeps the workflow (status, review, LHSO decision,
+    deliveries). Either way the LHSO suggestion is made by the agency's rules.
     """
+    alert = alert.model_copy(update={"lhso": _suggest(conn, alert, policy)})
     columns = _measured_columns(alert)
     stored = conn.execute(select(AlertRow.incident_id).where(AlertRow.id == alert.id)).one_or_none()
     if stored is not None:
@@ -86,8 +88,6 @@ def store_alert(
         )
         return False
 
-    alert = alert.model_copy(update={"lhso": _suggest(conn, alert, policy)})
-    columns = _measured_columns(alert)
     incident_id = _open_incident_for(conn, alert, policy)
     if incident_id is None:
         incident_id = alert.id
@@ -112,7 +112,7 @@ def store_alert(
             conn,
             alert.id,
             now,
-            "detector",
+            actor,
             "grouped",
             to_status="new",
             detail={"incident_id": incident_id},

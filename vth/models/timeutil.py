@@ -9,7 +9,10 @@ def as_utc(value: datetime) -> datetime:
     """Return an aware datetime converted to UTC (validator for pydantic fields)."""
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (ISO-8601 with Z or an offset)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 def as_utc_or_none(value: datetime | None) -> datetime | None:

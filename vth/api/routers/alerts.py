@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import AwareDatetime
 
 from vth.api.auth import Admin, Inspector, Principal, Reader, Submitter, check_scope
-from vth.api.deps import ProfilesDep, StoreDep
+from vth.api.deps import MAX_OFFSET, ProfilesDep, StoreDep
 from vth.api.store import AlertFilter, AlertStore
 from vth.models import WORKFLOW_FIELDS, Alert, AlertKind, AlertReview, MbaProfile
+from vth.models.timeutil import as_utc
 from vth.models.workflow import AlertEvent, AlertStatus, Delivery, LhsoDecision, StatusChange
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -51,7 +52,11 @@ def alert_filter(
         ),
     ] = None,
 ) -> AlertFilter:
-    """The alert filter from the query string."""
+    """The alert filter from the query string; 422 for times beyond the calendar in UTC."""
+    try:
+        since, until = (None if t is None else as_utc(t) for t in (since, until))
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     return AlertFilter(
         mba_id,
         kind,
@@ -98,7 +103,7 @@ def list_alerts(
     response: Response,
     where: Annotated[AlertFilter, Depends(alert_filter)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[Alert]:
     """List stored alerts matching every given filter, ordered by start (newest first).
 
@@ -226,11 +231,15 @@ def list_deliveries(
     "/{alert_id}/deliveries/{target}/retry",
     summary="Try a failed delivery again",
     responses={
-        status.HTTP_404_NOT_FOUND: {"description": "No failed delivery of this alert there."}
+        status.HTTP_404_NOT_FOUND: {"description": "No failed delivery of this alert there."},
+        **_FORBIDDEN,
     },
 )
-def retry_delivery(alert_id: str, target: str, store: StoreDep, principal: Admin) -> list[Delivery]:
+def retry_delivery(
+    alert_id: str, target: str, store: StoreDep, profiles: ProfilesDep, principal: Admin
+) -> list[Delivery]:
     """Queue a delivery that failed for good again, due now."""
+    visible_alert(alert_id, store, principal, profiles)
     if not store.retry_delivery(alert_id, target):
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -277,6 +286,7 @@ def get_quicklook(
         status.HTTP_422_UNPROCESSABLE_CONTENT: {
             "description": "Invalid alert, or its mba_id is not a known MBA profile.",
         },
+        status.HTTP_409_CONFLICT: {"description": "The alert id belongs to another MBA."},
         **_FORBIDDEN,
     },
 )
@@ -302,6 +312,13 @@ def post_alert(
             detail=f"unknown mba_id {alert.mba_id!r}; known: {known}",
         )
     check_scope(principal, alert.mba_id, profiles)
+    stored = store.get(alert.id)
+    if stored is not None and stored.mba_id != alert.mba_id:
+        check_scope(principal, stored.mba_id, profiles)
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"alert {alert.id} is an alert of MBA {stored.mba_id}, not {alert.mba_id}",
+        )
     response.headers["Location"] = str(request.url_for("get_alert", alert_id=alert.id))
     # the workflow is the service's: a sender cannot set a status or a verdict
     alert = alert.model_copy(update=dict.fromkeys(WORKFLOW_FIELDS))

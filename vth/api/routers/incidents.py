@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 
 from vth.api.auth import Reader, check_scope
-from vth.api.deps import ProfilesDep, StoreDep
+from vth.api.deps import MAX_OFFSET, ProfilesDep, StoreDep
 from vth.api.store import AlertFilter
 from vth.models import Alert
 from vth.models.workflow import Incident
@@ -22,7 +22,7 @@ def list_incidents(
     principal: Reader,
     incident_status: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[Incident]:
     """Incidents (an inspector's agency's only); an incident closes with its first alert."""
     return store.incidents(
