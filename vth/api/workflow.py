@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from vth.api.tables import AlertEventRow, AlertRow, IncidentRow, OutboxRow
 from vth.errors import VthError
-from vth.models import Alert, AlertReview, LhsoRules, verdict_of
+from vth.models import WORKFLOW_FIELDS, Alert, AlertReview, LhsoRules, verdict_of
 from vth.models.detection import exceedance_factor
 from vth.models.workflow import AlertStatus, LhsoDecision, StatusChange, can_move
 
@@ -308,9 +308,7 @@ def _measured_columns(alert: Alert) -> dict[str, Any]:
         "limit": alert.limit,
         "unit": alert.unit,
         "severity": alert.severity,
-        "body": alert.model_dump(
-            mode="json", exclude={"review", "status", "incident_id", "lhso_decision"}
-        ),
+        "body": alert.model_dump(mode="json", exclude=set(WORKFLOW_FIELDS)),
     }
 
 

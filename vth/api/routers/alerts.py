@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from vth.api.auth import Admin, Inspector, Principal, Reader, Submitter, check_scope
 from vth.api.deps import MAX_OFFSET, ProfilesDep, StoreDep
 from vth.api.store import AlertFilter, AlertStore
-from vth.models import WORKFLOW_FIELDS, Alert, AlertKind, AlertReview, MbaProfile
+from vth.models import Alert, AlertKind, AlertReview, MbaProfile
 from vth.models.timeutil import as_utc
 from vth.models.workflow import AlertEvent, AlertStatus, Delivery, LhsoDecision, StatusChange
 
@@ -58,15 +58,15 @@ def alert_filter(
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     return AlertFilter(
-        mba_id,
-        kind,
-        source_id,
-        substance,
-        since,
-        until,
-        reviewed,
-        alert_status,
-        incident_id,
+        mba_id=mba_id,
+        kind=kind,
+        source_id=source_id,
+        substance=substance,
+        since=since,
+        until=until,
+        reviewed=reviewed,
+        status=alert_status,
+        incident_id=incident_id,
         incident_lead=incident_lead,
     )
 
@@ -83,10 +83,15 @@ def visible_alert(
     alert_id: str, store: AlertStore, principal: Principal, profiles: dict[str, MbaProfile]
 ) -> Alert:
     """The stored alert, 404 when there is none, 403 when the principal may not see it."""
-    alert = store.get(alert_id)
+    alert = found(store.get(alert_id), alert_id)
+    check_scope(principal, alert.mba_id, profiles)
+    return alert
+
+
+def found(alert: Alert | None, alert_id: str) -> Alert:
+    """The alert, or 404 when it is None."""
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
-    check_scope(principal, alert.mba_id, profiles)
     return alert
 
 
@@ -148,10 +153,7 @@ def change_status(
     Every change is audited (``GET /alerts/{id}/events``).
     """
     visible_alert(alert_id, store, principal, profiles)
-    alert = store.change_status(alert_id, change, principal.name)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
-    return alert
+    return found(store.change_status(alert_id, change, principal.name), alert_id)
 
 
 @router.post(
@@ -168,10 +170,7 @@ def decide_lhso(
 ) -> Alert:
     """Record the inspector's LHSO consequence and behaviour (a later one replaces it)."""
     visible_alert(alert_id, store, principal, profiles)
-    alert = store.decide_lhso(alert_id, decision, principal.name)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id} not found")
-    return alert
+    return found(store.decide_lhso(alert_id, decision, principal.name), alert_id)
 
 
 @router.post(
@@ -320,10 +319,7 @@ def post_alert(
             detail=f"alert {alert.id} is an alert of MBA {stored.mba_id}, not {alert.mba_id}",
         )
     response.headers["Location"] = str(request.url_for("get_alert", alert_id=alert.id))
-    # the workflow is the service's: a sender cannot set a status or a verdict
-    alert = alert.model_copy(update=dict.fromkeys(WORKFLOW_FIELDS))
-    alert = alert.model_copy(update={"status": "new"})
+    # the store takes what was measured; the workflow fields are its own
     if not store.upsert(alert, actor=principal.name):
         response.status_code = status.HTTP_200_OK
-    stored = store.get(alert.id)
-    return stored if stored is not None else alert
+    return found(store.get(alert.id), alert.id)
