@@ -664,15 +664,18 @@ def demo(
         server.should_exit = True
         server_thread.join(30)
     stats = service.ingestor.stats
+    incidents = len(service.store.incidents(limit=1000))
     out.print(
         f"\n{stats.messages} messages, {stats.readings} readings, {stats.quarantined} quarantined, "
-        f"{len(shown)} alert(s)."
+        f"{len(shown)} alert(s) in {incidents} incident(s) ({base}/incidents)."
     )
     raise typer.Exit(code)
 
 
 def _print_alert(alert: Alert, base: str) -> None:
     link = f"-> {base}/alerts/{alert.id}"
+    if alert.incident_id not in (None, alert.id):
+        link = f"(repeat: joins incident {alert.incident_id}) {link}"
     when = f"from {alert.start:%Y-%m-%d %H:%M} to {alert.end:%H:%M} UTC"
     if alert.kind == "gas_incident":
         responding = alert.evidence.get("responding", [])
@@ -711,7 +714,7 @@ def _print_alert(alert: Alert, base: str) -> None:
         f"[bold red]ALERT[/] {alert.kind} {alert.mba_id}/{alert.source_id} {alert.substance} "
         f"{value} > {limit} {alert.unit} from {alert.start:%Y-%m-%d %H:%M} "
         f"to {alert.end:%H:%M} UTC, severity {alert.severity}, "
-        f"LHSO consequence {alert.lhso.consequence}  -> {base}/alerts/{alert.id}",
+        f"LHSO consequence {alert.lhso.consequence}  {link}",
         highlight=False,
     )
 
