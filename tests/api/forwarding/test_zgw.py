@@ -15,11 +15,14 @@ from pydantic import ValidationError
 
 from tests.api.conftest import build_alert
 from tests.api.forwarding.zgw_fake import DOCUMENTEN, ZAKEN, FakeZgw, OpenApiSchemas, RunningFake
+from vth.api.forwarding import zgw
 from vth.api.forwarding.base import DeliveryError
 from vth.api.forwarding.zgw import (
     ZgwConfig,
     ZgwTarget,
     rsin_valid,
+    sensor_identificatie,
+    sensor_naam,
     zaak_geometry,
     zaak_identificatie,
     zaak_omschrijving,
@@ -141,12 +144,19 @@ def test_full_sequence_makes_a_valid_zaak_with_rol_objects_and_evidence(
     objects = fake.objects(ZAAKOBJECTEN)
     assert result["zaakobjecten"] == [o["url"] for o in objects]
     mba, sensor = objects
-    assert mba["objectType"] == sensor["objectType"] == "overige"
+    assert mba["objectType"] == "overige"
     assert mba["objectTypeOverige"] == "milieubelastende_activiteit"
     assert mba["objectIdentificatie"]["overigeData"]["id"] == "avi-rozenburg"
     assert mba["objectIdentificatie"]["overigeData"]["activiteit"] == profile.activity
-    assert sensor["objectTypeOverige"] == "sensor"
-    assert sensor["objectIdentificatie"]["overigeData"]["id"] == "cems-l1"
+    # the sensor is an inrichtingselement of type sensor (validated by the fake)
+    assert sensor["objectType"] == "inrichtingselement"
+    assert "objectTypeOverige" not in sensor
+    assert sensor["relatieomschrijving"] == "Sensor die de melding deed"
+    assert sensor["objectIdentificatie"] == {
+        "type": "sensor",
+        "identificatie": "cems-l1",
+        "naam": f"Sensor cems-l1 (CEMS-analyser, bron line-1) bij {profile.name} (avi-rozenburg)",
+    }
 
     (document,) = fake.objects(EIO)
     assert result["document"] == document["url"]
@@ -190,8 +200,30 @@ def test_without_profile_no_rol_and_the_mba_id_only(fake: FakeZgw, target: ZgwTa
     assert fake.objects(ROLLEN) == []
     (zaak,) = fake.objects(ZAKEN_COLLECTION)
     assert "zaakgeometrie" not in zaak
-    mba = fake.objects(ZAAKOBJECTEN)[0]
+    mba, sensor = fake.objects(ZAAKOBJECTEN)
     assert mba["objectIdentificatie"]["overigeData"] == {"id": "avi-rozenburg"}
+    assert sensor["objectIdentificatie"] == {
+        "type": "sensor",
+        "identificatie": "cems-l1",
+        "naam": "Sensor cems-l1 bij avi-rozenburg",
+    }
+
+
+def test_the_fake_refuses_a_sensor_of_a_wrong_inrichtingselement_type(
+    fake: FakeZgw,
+    target: ZgwTarget,
+    profiles: dict[str, MbaProfile],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(zgw, "SENSOR_OBJECT_TYPE", "sonde")  # not in the published enum
+
+    with pytest.raises(DeliveryError) as failed:
+        target.deliver(build_alert(), profiles["avi-rozenburg"], {})
+
+    assert failed.value.permanent is True
+    assert "zaakobject 2" in str(failed.value) and "objectIdentificatie.type" in str(failed.value)
+    assert fake.violations and all("objectIdentificatie.type" in v for v in fake.violations)
+    assert len(fake.objects(ZAAKOBJECTEN)) == 1  # only the MBA
 
 
 # -- going on after failures ------------------------------------------------------------
@@ -251,6 +283,85 @@ def test_lost_answer_of_the_zaak_is_found_by_its_identificatie(
         {"identificatie": [f"VTH-{alert.id}"], "bronorganisatie": [RSIN]}
     ]
     assert fake.objects(ROLLEN)[0]["zaak"] == zaak["url"]
+
+
+def test_lost_answer_of_the_rol_makes_no_second_rol(
+    fake: FakeZgw, target: ZgwTarget, profiles: dict[str, MbaProfile]
+) -> None:
+    alert = build_alert()
+    profile = profiles["avi-rozenburg"]
+    fake.drop_answer[f"POST {ROLLEN}"] = 1
+
+    with pytest.raises(DeliveryError) as failed:
+        target.deliver(alert, profile, {})
+
+    assert failed.value.permanent is False
+    progress = failed.value.progress
+    assert progress is not None
+    assert "rol" not in progress  # stored, but the client never learnt the URL
+    (rol,) = fake.objects(ROLLEN)
+
+    result = target.deliver(alert, profile, progress)
+
+    assert fake.violations == []
+    assert fake.objects(ROLLEN) == [rol]
+    assert len(fake.posted(ROLLEN)) == 1
+    assert result["rol"] == rol["url"]
+    assert [r.query for r in fake.listed(ROLLEN)] == [{"zaak": [progress["zaak"]]}]
+    # the rest of the retry looked first too, found nothing and made one of each
+    assert len(fake.listed(ZAAKOBJECTEN)) == 2
+    assert len(fake.objects(ZAAKOBJECTEN)) == 2
+    (link,) = fake.objects(ZIO)
+    assert [r.query for r in fake.listed(ZIO)] == [
+        {"zaak": [progress["zaak"]], "informatieobject": [result["document"]]}
+    ]
+    assert result["zaakinformatieobject"] == link["url"]
+
+
+def test_lost_answers_of_zaakobjecten_are_found_across_pages(
+    fake: FakeZgw, target: ZgwTarget, profiles: dict[str, MbaProfile]
+) -> None:
+    alert = build_alert()
+    profile = profiles["avi-rozenburg"]
+    fake.page_size = 1  # the retry must follow "next"
+    fake.drop_answer[f"POST {ZAAKOBJECTEN}"] = 2  # the MBA's, then (next attempt) the sensor's
+
+    with pytest.raises(DeliveryError) as first:
+        target.deliver(alert, profile, {})
+    assert first.value.progress is not None
+    assert first.value.progress["zaakobjecten"] == []
+    with pytest.raises(DeliveryError) as second:
+        target.deliver(alert, profile, first.value.progress)
+    assert second.value.progress is not None
+    mba_url = fake.objects(ZAAKOBJECTEN)[0]["url"]
+    assert second.value.progress["zaakobjecten"] == [mba_url]  # found, not posted again
+    result = target.deliver(alert, profile, second.value.progress)
+
+    assert fake.violations == []
+    mba, sensor = fake.objects(ZAAKOBJECTEN)
+    assert result["zaakobjecten"] == [mba["url"], sensor["url"]]
+    assert len(fake.posted(ZAAKOBJECTEN)) == 2
+    pages = [r.query.get("page") for r in fake.listed(ZAAKOBJECTEN)]
+    # attempt 2: page 1 for the MBA (found), page 1 for the sensor (only the MBA, taken);
+    # attempt 3: pages 1 and 2 for the sensor (the MBA skipped, the sensor on page 2)
+    assert pages == [None, None, None, ["2"]]
+
+
+def test_lost_answer_of_the_zaakinformatieobject_makes_no_second_link(
+    fake: FakeZgw, target: ZgwTarget, profiles: dict[str, MbaProfile]
+) -> None:
+    alert = build_alert()
+    fake.drop_answer[f"POST {ZIO}"] = 1
+
+    with pytest.raises(DeliveryError) as failed:
+        target.deliver(alert, profiles["avi-rozenburg"], {})
+    result = target.deliver(alert, profiles["avi-rozenburg"], failed.value.progress or {})
+
+    assert fake.violations == []
+    (link,) = fake.objects(ZIO)
+    assert result["zaakinformatieobject"] == link["url"]
+    assert len(fake.posted(ZIO)) == 1
+    assert len(fake.posted(ROLLEN)) == 1  # the rol of the first attempt was kept
 
 
 def test_lost_answer_of_the_document_is_found_by_its_identificatie(
@@ -423,6 +534,21 @@ def test_identificatie_fits_forty_characters_and_is_stable() -> None:
     assert zaak_identificatie("abc") == "VTH-abc"
 
 
+def test_sensor_identificatie_and_naam(profiles: dict[str, MbaProfile]) -> None:
+    profile = profiles["avi-rozenburg"]
+    assert sensor_identificatie("cems-l1") == "cems-l1"
+    long_id = "s" * 150
+    assert sensor_identificatie(long_id) == sensor_identificatie(long_id)
+    assert len(sensor_identificatie(long_id)) <= 100
+    assert sensor_naam("meteo-rozenburg", "avi-rozenburg", profile) == (
+        f"Sensor meteo-rozenburg (weerstation) bij {profile.name} (avi-rozenburg)"
+    )
+    assert sensor_naam("unregistered", "avi-rozenburg", profile) == (
+        f"Sensor unregistered bij {profile.name} (avi-rozenburg)"
+    )
+    assert len(sensor_naam("x" * 600, "avi-rozenburg", None)) == 500
+
+
 def test_texts_fit_and_are_link_free(profiles: dict[str, MbaProfile]) -> None:
     profile = profiles["avi-rozenburg"]
     long_profile = profile.model_copy(update={"name": "Zeer lange naam " * 20})
@@ -478,3 +604,23 @@ def test_the_schema_check_catches_what_the_api_refuses() -> None:
     }
     assert zaken.errors("Rol", rol)
     assert zaken.errors("Rol", rol | {"betrokkeneIdentificatie": {"handelsnaam": ["B.V."]}}) == []
+    sensor = {
+        "zaak": "https://x.example/z/1",
+        "objectType": "inrichtingselement",
+        "relatieomschrijving": "Sensor die de melding deed",
+        "objectIdentificatie": {"type": "sensor", "identificatie": "cems-l1", "naam": "CEMS"},
+    }
+    assert zaken.resolve("ZaakObject", sensor) == "inrichtingselement"
+    assert zaken.errors("ZaakObject", sensor) == []
+    wrong = {"type": "sonde", "identificatie": "cems-l1"}
+    assert [w for w, _ in zaken.errors("ZaakObject", sensor | {"objectIdentificatie": wrong})] == [
+        "objectIdentificatie.type"
+    ]
+    assert zaken.errors("ZaakObject", sensor | {"objectIdentificatie": {"type": "sensor"}})
+    too_long = {"type": "sensor", "identificatie": "x" * 101}
+    assert zaken.errors("ZaakObject", sensor | {"objectIdentificatie": too_long})
+    long_naam = {"type": "sensor", "identificatie": "cems-l1", "naam": "x" * 501}
+    assert zaken.errors("ZaakObject", sensor | {"objectIdentificatie": long_naam})
+    # the overige shape does not pass as an inrichtingselement
+    overige_data = {"overigeData": {"id": "cems-l1"}}
+    assert zaken.errors("ZaakObject", sensor | {"objectIdentificatie": overige_data})

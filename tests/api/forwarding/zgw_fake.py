@@ -5,8 +5,12 @@ the ``Accept-Crs``/``Content-Crs`` headers of the Zaken API, every request body 
 the vendored OpenAPI schemas (``tests/data/zgw``), RSINs, that referenced zaken and
 documents exist and that catalogue URLs are known, and that an ``identificatie`` is unique
 per bronorganisatie. It stores what it accepts and answers with the object and its
-``url``. Tests can make the next requests to a path fail (``fail``) or lose their answer
-after the object was stored (``drop_answer``).
+``url``. ``GET`` on a collection lists the stored objects filtered by the query parameters
+(``zaak``, ``informatieobject``, ``identificatie``, ...): paginated as the standard has it
+(``{count, next, previous, results}``, ``page_size`` per page) except
+``/zaakinformatieobjecten``, which the standard answers with a plain list. Tests can make
+the next requests to a path fail (``fail``) or lose their answer after the object was
+stored (``drop_answer``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jsonschema
 import jwt
@@ -211,6 +215,8 @@ class FakeZgw:
     fail: dict[str, list[int]] = field(default_factory=dict)
     #: ``"POST ..."`` -> how many of the next requests are stored but get no answer.
     drop_answer: dict[str, int] = field(default_factory=dict)
+    #: Objects per page of a paginated list answer.
+    page_size: int = 100
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -221,6 +227,7 @@ class FakeZgw:
             self.store.clear()
             self.fail.clear()
             self.drop_answer.clear()
+            self.page_size = 100
 
     @property
     def zaken_api(self) -> str:
@@ -240,7 +247,13 @@ class FakeZgw:
         """The POST requests to a collection path."""
         return [r for r in self.requests if r.method == "POST" and r.path == collection]
 
+    def listed(self, collection: str) -> list[Recorded]:
+        """The GET (list) requests to a collection path."""
+        return [r for r in self.requests if r.method == "GET" and r.path == collection]
 
+
+#: Collections whose list (GET) answer is a plain JSON array, not pages.
+UNPAGINATED = frozenset({f"{ZAKEN}/zaakinformatieobjecten"})
 #: Collection path -> (API, schema name of the request body).
 COLLECTIONS = {
     f"{ZAKEN}/zaken": ("zaken", "Zaak"),
@@ -407,13 +420,37 @@ class _Handler(BaseHTTPRequestHandler):
         fake.store.setdefault(path, {})[url] = stored
         return 201, stored
 
-    def _list(self, fake: FakeZgw, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    def _list(self, fake: FakeZgw, path: str, query: dict[str, list[str]]) -> Any:
+        filters = {k: v[0] for k, v in query.items() if k != "page"}
         results = [
             obj
             for obj in fake.objects(path)
-            if all(str(obj.get(k)) == v[0] for k, v in query.items() if k != "page")
+            if all(str(obj.get(k)) == v for k, v in filters.items())
         ]
-        return {"count": len(results), "next": None, "previous": None, "results": results}
+        if path in UNPAGINATED:
+            if "page" in query:
+                raise _fout(400, "invalid", "Deze lijst kent geen paginering.")
+            return results
+        try:
+            page = int(query.get("page", ["1"])[0])
+        except ValueError:
+            page = 0
+        pages = max(1, -(-len(results) // fake.page_size))
+        if not 1 <= page <= pages:
+            raise _fout(404, "not_found", "Ongeldige pagina.")
+
+        def link(number: int) -> str | None:
+            if not 1 <= number <= pages:
+                return None
+            return f"{fake.base}{path}?{urlencode(filters | {'page': str(number)})}"
+
+        start = (page - 1) * fake.page_size
+        return {
+            "count": len(results),
+            "next": link(page + 1),
+            "previous": link(page - 1),
+            "results": results[start : start + fake.page_size],
+        }
 
     def _check_semantics(self, fake: FakeZgw, path: str, body: dict[str, Any]) -> None:
         params: list[tuple[str, str, str]] = []

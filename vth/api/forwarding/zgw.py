@@ -7,8 +7,10 @@ One delivery makes, in order:
    position (or the MBA's footprint) as GeoJSON ``zaakgeometrie`` (WGS84, EPSG:4326);
 2. a **rol** for the company establishment (``betrokkeneType: vestiging``) with the
    operator's handelsnaam;
-3. **zaakobjecten**: the MBA (milieubelastende activiteit) and, when the alert names
-   one, the sensor (both ``objectType: overige``);
+3. **zaakobjecten**: the MBA (milieubelastende activiteit, ``objectType: overige`` with
+   ``objectTypeOverige: milieubelastende_activiteit``) and, when the alert names one, the
+   sensor (``objectType: inrichtingselement``, ``objectIdentificatie.type: sensor`` with the
+   sensor id as ``identificatie`` and a readable ``naam``);
 4. the evidence, the alert as JSON, as a **document** in the Documenten API
    (``enkelvoudiginformatieobject``, base64 ``inhoud``);
 5. the **zaakinformatieobject** that links the document to the zaak.
@@ -17,7 +19,12 @@ Each step's result (the URL of what it created) goes into ``progress``; a failed
 delivery hands the progress so far back in its :class:`DeliveryError`, and the next
 attempt skips what was done. The zaak and the document carry an ``identificatie``
 derived from the alert id, so a creation whose answer got lost is found again
-(``identificatie`` is unique per bronorganisatie) instead of made twice.
+(``identificatie`` is unique per bronorganisatie) instead of made twice. Rollen,
+zaakobjecten and the zaakinformatieobject have no such identificatie: on a retry (the
+progress names the zaak, so this is not the first attempt) each one still missing is first
+looked up with the list endpoint filtered by the zaak (``GET /rollen?zaak=``,
+``GET /zaakobjecten?zaak=``, ``GET /zaakinformatieobjecten?zaak=&informatieobject=``) and a
+match is reused instead of posted again.
 
 Requests are authorised with a ZGW JWT (HS256 over the client's secret, claims ``iss``,
 ``client_id``, ``iat``, ``user_id``, ``user_representation``), made afresh per request.
@@ -32,7 +39,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Collection, Generator
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -63,8 +70,10 @@ VERTROUWELIJKHEID = (
 )
 #: ``objectTypeOverige`` of the MBA's zaakobject (the API's pattern is ``[a-z_]+``).
 MBA_OBJECT_TYPE = "milieubelastende_activiteit"
-#: ``objectTypeOverige`` of the sensor's zaakobject.
+#: ``objectIdentificatie.type`` of the sensor's zaakobject (``objectType: inrichtingselement``).
 SENSOR_OBJECT_TYPE = "sensor"
+#: How many pages of a list answer a duplicate check reads at most.
+_MAX_PAGES = 20
 #: Answers after which trying again may help; other 4xx are the API refusing the request.
 _RETRYABLE = frozenset({408, 429})
 #: ``invalidParams`` codes of an ``identificatie`` that exists already.
@@ -80,6 +89,13 @@ _KIND_LABELS = {
     "heat_anomaly": "Warmteafwijking",
     "methane_plume": "Methaanpluim",
     "sensor_fault": "Sensorstoring",
+}
+_SENSOR_KIND_LABELS = {
+    "cems": "CEMS-analyser",
+    "enose": "e-neus",
+    "fenceline": "hekmeting",
+    "weather": "weerstation",
+    "other": "sensor",
 }
 _SEVERITY_LABELS = {"low": "laag", "medium": "middel", "high": "hoog", "critical": "kritiek"}
 
@@ -293,6 +309,41 @@ def zaak_toelichting(alert: Alert, profile: MbaProfile | None) -> str:
     return _clip(text, 1000)
 
 
+def sensor_identificatie(sensor_id: str) -> str:
+    """The sensor zaakobject's ``identificatie``: the sensor id (at most 100 characters).
+
+    A longer id is replaced by a ``sensor-`` UUID derived from it, so the same sensor
+    always gets the same identificatie; the full id stays in the ``naam``.
+
+    Examples
+    --------
+    >>> sensor_identificatie("cems-l1")
+    'cems-l1'
+    >>> len(sensor_identificatie("s" * 101))
+    43
+    """
+    if len(sensor_id) <= 100:
+        return sensor_id
+    return f"sensor-{uuid.uuid5(uuid.NAMESPACE_URL, 'vth-sensing:sensor:' + sensor_id)}"
+
+
+def sensor_naam(sensor_id: str, mba_id: str, profile: MbaProfile | None) -> str:
+    """The sensor zaakobject's ``naam`` (at most 500 characters): sensor and MBA.
+
+    With the profile's sensors entry, its kind and the source it measures are named too,
+    e.g. ``Sensor cems-l1 (CEMS-analyser, bron line-1) bij AVI Rozenburg (avi-rozenburg)``.
+    """
+    sensor = profile.sensor(sensor_id) if profile is not None else None
+    details = []
+    if sensor is not None:
+        details.append(_SENSOR_KIND_LABELS.get(sensor.kind, sensor.kind))
+        if sensor.source_id:
+            details.append(f"bron {sensor.source_id}")
+    described = f"Sensor {sensor_id}" + (f" ({', '.join(details)})" if details else "")
+    mba = f"{profile.name} ({mba_id})" if profile is not None else mba_id
+    return _clip(f"{described} bij {mba}", 500)
+
+
 def evidence_json(alert: Alert) -> bytes:
     """The evidence document's content: the alert as JSON (UTF-8)."""
     return json.dumps(
@@ -322,6 +373,39 @@ def _summary(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("detail") or body.get("title") or "")[:200]
     return ""
+
+
+def _same_rol(body: dict[str, Any], item: dict[str, Any]) -> bool:
+    """A listed rol is ours: same zaak, betrokkeneType, roltype and roltoelichting."""
+    keys = ("zaak", "betrokkeneType", "roltype", "roltoelichting")
+    return all(bool(item.get(k) == body[k]) for k in keys)
+
+
+def _same_zaakobject(body: dict[str, Any], item: dict[str, Any]) -> bool:
+    """A listed zaakobject is ours: same zaak, type and object identity.
+
+    The identity is ``type`` and ``identificatie`` of an inrichtingselement and the
+    ``overigeData`` ``id`` of an ``overige`` (with its ``objectTypeOverige``).
+    """
+    if any(bool(item.get(k) != body[k]) for k in ("zaak", "objectType")):
+        return False
+    mine: dict[str, Any] = body.get("objectIdentificatie") or {}
+    theirs = item.get("objectIdentificatie")
+    if not isinstance(theirs, dict):
+        return False
+    if body["objectType"] == "overige":
+        data = theirs.get("overigeData")
+        return (
+            bool(item.get("objectTypeOverige") == body.get("objectTypeOverige"))
+            and isinstance(data, dict)
+            and bool(data.get("id") == mine["overigeData"].get("id"))
+        )
+    return all(bool(theirs.get(k) == mine.get(k)) for k in ("type", "identificatie"))
+
+
+def _same_zaakinformatieobject(body: dict[str, Any], item: dict[str, Any]) -> bool:
+    """A listed zaakinformatieobject is ours: it links the same zaak and document."""
+    return all(bool(item.get(k) == body[k]) for k in ("zaak", "informatieobject"))
 
 
 class ZgwTarget(ForwardingTarget):
@@ -361,7 +445,10 @@ class ZgwTarget(ForwardingTarget):
         profile
             The MBA's profile (name, operator, footprint), if known.
         progress
-            What earlier attempts made (``{}`` on the first); not changed.
+            What earlier attempts made (``{}`` on the first); not changed. When it names
+            the zaak, a rol, zaakobject or zaakinformatieobject still missing is first
+            looked up in the zaak's list (an earlier attempt may have made it but lost the
+            answer) and reused when found.
 
         Returns
         -------
@@ -377,14 +464,19 @@ class ZgwTarget(ForwardingTarget):
         """
         done: dict[str, Any] = dict(progress)
         done["zaakobjecten"] = list(progress.get("zaakobjecten") or [])
+        # an earlier attempt knew the zaak: what it posted after may exist without our
+        # knowing (a lost answer), so look before posting again
+        retry = bool(progress.get("zaak"))
         try:
-            self._deliver(alert, profile, done)
+            self._deliver(alert, profile, done, retry=retry)
         except DeliveryError as exc:
             exc.progress = {**done, "zaakobjecten": list(done["zaakobjecten"])}
             raise
         return done
 
-    def _deliver(self, alert: Alert, profile: MbaProfile | None, done: dict[str, Any]) -> None:
+    def _deliver(
+        self, alert: Alert, profile: MbaProfile | None, done: dict[str, Any], *, retry: bool
+    ) -> None:
         zaken = self.config.zaken_api
         identificatie = zaak_identificatie(alert.id)
         if not done.get("zaak"):
@@ -397,18 +489,34 @@ class ZgwTarget(ForwardingTarget):
             )
         zaak = done["zaak"]
         if "rol" not in done:
-            done["rol"] = (
-                None
-                if profile is None
-                else self._create("rol", f"{zaken}/rollen", self._rol_body(zaak, profile))
-            )
+            if profile is None:
+                done["rol"] = None
+            else:
+                body = self._rol_body(zaak, profile)
+                found = (
+                    self._existing("rol", f"{zaken}/rollen", body, _same_rol, zaak=zaak)
+                    if retry
+                    else None
+                )
+                done["rol"] = found or self._create("rol", f"{zaken}/rollen", body)
         objects = self._zaakobject_bodies(zaak, alert, profile)
         for i, body in enumerate(objects):
             if i < len(done["zaakobjecten"]):
                 continue
-            done["zaakobjecten"].append(
-                self._create(f"zaakobject {i + 1}", f"{zaken}/zaakobjecten", body)
+            step = f"zaakobject {i + 1}"
+            found = (
+                self._existing(
+                    step,
+                    f"{zaken}/zaakobjecten",
+                    body,
+                    _same_zaakobject,
+                    exclude=done["zaakobjecten"],
+                    zaak=zaak,
+                )
+                if retry
+                else None
             )
+            done["zaakobjecten"].append(found or self._create(step, f"{zaken}/zaakobjecten", body))
         if not done.get("document"):
             done["document"] = self._create_once(
                 "document",
@@ -418,15 +526,26 @@ class ZgwTarget(ForwardingTarget):
                 identificatie=identificatie,
             )
         if not done.get("zaakinformatieobject"):
-            done["zaakinformatieobject"] = self._create(
-                "zaakinformatieobject",
-                f"{zaken}/zaakinformatieobjecten",
-                {
-                    "zaak": zaak,
-                    "informatieobject": done["document"],
-                    "titel": _clip(self._document_title(alert, profile), 200),
-                    "beschrijving": "Meetgegevens en parameters van de melding (bewijs).",
-                },
+            body = {
+                "zaak": zaak,
+                "informatieobject": done["document"],
+                "titel": _clip(self._document_title(alert, profile), 200),
+                "beschrijving": "Meetgegevens en parameters van de melding (bewijs).",
+            }
+            found = (
+                self._existing(
+                    "zaakinformatieobject",
+                    f"{zaken}/zaakinformatieobjecten",
+                    body,
+                    _same_zaakinformatieobject,
+                    zaak=zaak,
+                    informatieobject=done["document"],
+                )
+                if retry
+                else None
+            )
+            done["zaakinformatieobject"] = found or self._create(
+                "zaakinformatieobject", f"{zaken}/zaakinformatieobjecten", body
             )
 
     # -- request bodies -------------------------------------------------------------
@@ -465,6 +584,13 @@ class ZgwTarget(ForwardingTarget):
     def _zaakobject_bodies(
         self, zaak: str, alert: Alert, profile: MbaProfile | None
     ) -> list[dict[str, Any]]:
+        """The MBA as ``overige`` and, with a ``sensor_id``, the sensor as an inrichtingselement.
+
+        The MBA's ``overigeData`` holds its id and, with a profile, name, activity, operator
+        and location. The sensor is ``objectType: inrichtingselement`` with
+        ``objectIdentificatie`` ``{type: sensor, identificatie: <sensor id>, naam: ...}``
+        (see :func:`sensor_identificatie` and :func:`sensor_naam`).
+        """
         mba: dict[str, Any] = {"id": alert.mba_id}
         if profile is not None:
             mba |= {
@@ -483,24 +609,16 @@ class ZgwTarget(ForwardingTarget):
             }
         ]
         if alert.sensor_id:
-            sensor_data: dict[str, Any] = {"id": alert.sensor_id, "mba_id": alert.mba_id}
-            sensor = profile.sensor(alert.sensor_id) if profile is not None else None
-            if sensor is not None:
-                sensor_data["soort"] = sensor.kind
-                if sensor.source_id:
-                    sensor_data["bron"] = sensor.source_id
-                if sensor.location is not None:
-                    sensor_data["locatie"] = {
-                        "lat": sensor.location.lat,
-                        "lon": sensor.location.lon,
-                    }
             bodies.append(
                 {
                     "zaak": zaak,
-                    "objectType": "overige",
-                    "objectTypeOverige": SENSOR_OBJECT_TYPE,
+                    "objectType": "inrichtingselement",
                     "relatieomschrijving": "Sensor die de melding deed",
-                    "objectIdentificatie": {"overigeData": sensor_data},
+                    "objectIdentificatie": {
+                        "type": SENSOR_OBJECT_TYPE,
+                        "identificatie": sensor_identificatie(alert.sensor_id),
+                        "naam": sensor_naam(alert.sensor_id, alert.mba_id, profile),
+                    },
                 }
             )
         return bodies
@@ -629,6 +747,50 @@ class ZgwTarget(ForwardingTarget):
                 and isinstance(item.get("url"), str)
             ):
                 return str(item["url"])
+        return None
+
+    def _existing(
+        self,
+        step: str,
+        url: str,
+        body: dict[str, Any],
+        same: Callable[[dict[str, Any], dict[str, Any]], bool],
+        *,
+        exclude: Collection[str] = (),
+        **params: str,
+    ) -> str | None:
+        """The URL of a listed object that ``same`` matches to ``body``, else None.
+
+        Reads ``GET url?params`` as a plain list or as pages (``results``, ``next``);
+        ``next`` is followed only within the same API, at most :data:`_MAX_PAGES` pages.
+        URLs in ``exclude`` (already taken by an earlier match) are skipped.
+        """
+        lookup = f"{step} lookup"
+        page_url: str | None = url
+        query: dict[str, str] = params
+        for _ in range(_MAX_PAGES):
+            if page_url is None:
+                break
+            response = self._send(lookup, "GET", page_url, None, **query)
+            if not response.is_success:
+                raise self._refused(lookup, "GET", page_url, response)
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            items = answer.get("results") if isinstance(answer, dict) else answer
+            for item in items if isinstance(items, list) else []:
+                found = item.get("url") if isinstance(item, dict) else None
+                if isinstance(found, str) and found not in exclude and same(body, item):
+                    logger.info("zgw %s: %s existed already: %s", self.name, step, found)
+                    return found
+            following = answer.get("next") if isinstance(answer, dict) else None
+            page_url = (
+                following
+                if isinstance(following, str) and following.startswith(url.rstrip("/") + "?")
+                else None
+            )
+            query = {}  # the next link carries the query
         return None
 
     def close(self) -> None:
