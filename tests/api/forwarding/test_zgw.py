@@ -17,10 +17,8 @@ from tests.api.conftest import build_alert
 from tests.api.forwarding.zgw_fake import DOCUMENTEN, ZAKEN, FakeZgw, OpenApiSchemas, RunningFake
 from vth.api.forwarding import zgw
 from vth.api.forwarding.base import DeliveryError
-from vth.api.forwarding.zgw import (
-    ZgwConfig,
-    ZgwTarget,
-    rsin_valid,
+from vth.api.forwarding.zgw import ZgwConfig, ZgwTarget, rsin_valid
+from vth.api.forwarding.zgw_content import (
     sensor_identificatie,
     sensor_naam,
     zaak_geometry,

@@ -34,11 +34,9 @@ Neither the secret nor a token ever appears in an error message or a log line.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Collection, Generator
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -49,6 +47,22 @@ import jwt
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from vth.api.forwarding.base import DeliveryError, ForwardingTarget
+from vth.api.forwarding.zgw_content import (
+    MBA_OBJECT_TYPE,
+    SENSOR_OBJECT_TYPE,
+    clip,
+    evidence_json,
+    same_identificatie,
+    same_rol,
+    same_zaakinformatieobject,
+    same_zaakobject,
+    sensor_identificatie,
+    sensor_naam,
+    zaak_geometry,
+    zaak_identificatie,
+    zaak_omschrijving,
+    zaak_toelichting,
+)
 from vth.models import Alert, MbaProfile
 
 logger = logging.getLogger(__name__)
@@ -68,10 +82,6 @@ VERTROUWELIJKHEID = (
     "geheim",
     "zeer_geheim",
 )
-#: ``objectTypeOverige`` of the MBA's zaakobject (the API's pattern is ``[a-z_]+``).
-MBA_OBJECT_TYPE = "milieubelastende_activiteit"
-#: ``objectIdentificatie.type`` of the sensor's zaakobject (``objectType: inrichtingselement``).
-SENSOR_OBJECT_TYPE = "sensor"
 #: How many pages of a list answer a duplicate check reads at most.
 _MAX_PAGES = 20
 #: Answers after which trying again may help; other 4xx are the API refusing the request.
@@ -79,25 +89,7 @@ _RETRYABLE = frozenset({408, 429})
 #: ``invalidParams`` codes of an ``identificatie`` that exists already.
 _NOT_UNIQUE = ("identificatie-niet-uniek", "unique")
 _JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-_URL_LIKE = re.compile(r"\b(?:https?|ftp)://\S+", re.IGNORECASE)
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-_KIND_LABELS = {
-    "exceedance": "Overschrijding",
-    "peak": "Piek",
-    "gas_incident": "Gasincident",
-    "heat_anomaly": "Warmteafwijking",
-    "methane_plume": "Methaanpluim",
-    "sensor_fault": "Sensorstoring",
-}
-_SENSOR_KIND_LABELS = {
-    "cems": "CEMS-analyser",
-    "enose": "e-neus",
-    "fenceline": "hekmeting",
-    "weather": "weerstation",
-    "other": "sensor",
-}
-_SEVERITY_LABELS = {"low": "laag", "medium": "middel", "high": "hoog", "critical": "kritiek"}
 
 
 def rsin_valid(value: str) -> bool:
@@ -224,133 +216,6 @@ class _ZgwAuth(httpx.Auth):
         yield request
 
 
-def zaak_identificatie(alert_id: str) -> str:
-    """The zaak's (and document's) ``identificatie``: ``VTH-`` and the alert id.
-
-    At most 40 characters (the API's limit): a longer alert id is replaced by a UUID
-    derived from it, so the same alert always gets the same identificatie.
-
-    Examples
-    --------
-    >>> zaak_identificatie("6f1c7e36-6c55-4c8e-9d2a-3f1f0b2a9e11")
-    'VTH-6f1c7e36-6c55-4c8e-9d2a-3f1f0b2a9e11'
-    >>> len(zaak_identificatie("x" * 64))
-    40
-    """
-    identificatie = f"VTH-{alert_id}"
-    if len(identificatie) <= 40:
-        return identificatie
-    return f"VTH-{uuid.uuid5(uuid.NAMESPACE_URL, 'vth-sensing:alert:' + alert_id)}"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _number(value: float | None) -> str:
-    return "?" if value is None else f"{value:g}"
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def zaak_geometry(alert: Alert, profile: MbaProfile | None) -> dict[str, Any] | None:
-    """The ``zaakgeometrie``: where the alert is, as GeoJSON in WGS84 ``[lon, lat]``.
-
-    The alert's own position as a Point; without one, the MBA's footprint Polygon, else
-    the MBA's location as a Point; None when neither the alert nor a profile says.
-    """
-    if alert.lat is not None and alert.lon is not None:
-        return {"type": "Point", "coordinates": [alert.lon, alert.lat]}
-    if profile is None:
-        return None
-    if profile.footprint is not None:
-        return {"type": "Polygon", "coordinates": profile.footprint["coordinates"]}
-    return {"type": "Point", "coordinates": [profile.location.lon, profile.location.lat]}
-
-
-def zaak_omschrijving(alert: Alert, profile: MbaProfile | None) -> str:
-    """Short description (at most 80 characters): kind, substance and MBA name."""
-    parts = [_KIND_LABELS.get(alert.kind, alert.kind)]
-    if alert.substance:
-        parts.append(alert.substance)
-    subject = " ".join(parts)
-    return _clip(f"{subject} - {profile.name if profile else alert.mba_id}", 80)
-
-
-def zaak_toelichting(alert: Alert, profile: MbaProfile | None) -> str:
-    """Explanation (at most 1000 characters, no links): what was measured and suggested."""
-    mba = f"{profile.name} ({alert.mba_id})" if profile else alert.mba_id
-    lines = [f"Melding van vth-sensing ({alert.detector}) bij {mba}."]
-    if alert.value is not None or alert.limit is not None:
-        unit = f" {alert.unit}" if alert.unit else ""
-        measured = f"Gemeten: {_number(alert.value)}{unit}"
-        if alert.average:
-            measured += f" (gemiddelde over {alert.average})"
-        measured += f"; grenswaarde: {_number(alert.limit)}{unit}"
-        if alert.rule:
-            measured += f" (regel {alert.rule})"
-        lines.append(measured + ".")
-    lines.append(f"Periode: {_when(alert.start)} tot {_when(alert.end)}.")
-    lines.append(f"Ernst: {_SEVERITY_LABELS.get(alert.severity, alert.severity)}.")
-    lhso = alert.lhso
-    lines.append(
-        f"LHSO-suggestie (advies): gevolg {lhso.consequence}, gedrag {lhso.behaviour}; "
-        f"{lhso.reason}"
-    )
-    where = [f"bron {alert.source_id}"] if alert.source_id else []
-    if alert.sensor_id:
-        where.append(f"sensor {alert.sensor_id}")
-    where.append(f"alert {alert.id}")
-    context = ", ".join(where)
-    lines.append(context[0].upper() + context[1:] + ".")
-    text = _URL_LIKE.sub("[link weggelaten]", "\n".join(lines))
-    return _clip(text, 1000)
-
-
-def sensor_identificatie(sensor_id: str) -> str:
-    """The sensor zaakobject's ``identificatie``: the sensor id (at most 100 characters).
-
-    A longer id is replaced by a ``sensor-`` UUID derived from it, so the same sensor
-    always gets the same identificatie; the full id stays in the ``naam``.
-
-    Examples
-    --------
-    >>> sensor_identificatie("cems-l1")
-    'cems-l1'
-    >>> len(sensor_identificatie("s" * 101))
-    43
-    """
-    if len(sensor_id) <= 100:
-        return sensor_id
-    return f"sensor-{uuid.uuid5(uuid.NAMESPACE_URL, 'vth-sensing:sensor:' + sensor_id)}"
-
-
-def sensor_naam(sensor_id: str, mba_id: str, profile: MbaProfile | None) -> str:
-    """The sensor zaakobject's ``naam`` (at most 500 characters): sensor and MBA.
-
-    With the profile's sensors entry, its kind and the source it measures are named too,
-    e.g. ``Sensor cems-l1 (CEMS-analyser, bron line-1) bij AVI Rozenburg (avi-rozenburg)``.
-    """
-    sensor = profile.sensor(sensor_id) if profile is not None else None
-    details = []
-    if sensor is not None:
-        details.append(_SENSOR_KIND_LABELS.get(sensor.kind, sensor.kind))
-        if sensor.source_id:
-            details.append(f"bron {sensor.source_id}")
-    described = f"Sensor {sensor_id}" + (f" ({', '.join(details)})" if details else "")
-    mba = f"{profile.name} ({mba_id})" if profile is not None else mba_id
-    return _clip(f"{described} bij {mba}", 500)
-
-
-def evidence_json(alert: Alert) -> bytes:
-    """The evidence document's content: the alert as JSON (UTF-8)."""
-    return json.dumps(
-        alert.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True
-    ).encode()
-
-
 def _invalid_params(response: httpx.Response) -> list[dict[str, Any]]:
     try:
         body = response.json()
@@ -373,39 +238,6 @@ def _summary(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("detail") or body.get("title") or "")[:200]
     return ""
-
-
-def _same_rol(body: dict[str, Any], item: dict[str, Any]) -> bool:
-    """A listed rol is ours: same zaak, betrokkeneType, roltype and roltoelichting."""
-    keys = ("zaak", "betrokkeneType", "roltype", "roltoelichting")
-    return all(bool(item.get(k) == body[k]) for k in keys)
-
-
-def _same_zaakobject(body: dict[str, Any], item: dict[str, Any]) -> bool:
-    """A listed zaakobject is ours: same zaak, type and object identity.
-
-    The identity is ``type`` and ``identificatie`` of an inrichtingselement and the
-    ``overigeData`` ``id`` of an ``overige`` (with its ``objectTypeOverige``).
-    """
-    if any(bool(item.get(k) != body[k]) for k in ("zaak", "objectType")):
-        return False
-    mine: dict[str, Any] = body.get("objectIdentificatie") or {}
-    theirs = item.get("objectIdentificatie")
-    if not isinstance(theirs, dict):
-        return False
-    if body["objectType"] == "overige":
-        data = theirs.get("overigeData")
-        return (
-            bool(item.get("objectTypeOverige") == body.get("objectTypeOverige"))
-            and isinstance(data, dict)
-            and bool(data.get("id") == mine["overigeData"].get("id"))
-        )
-    return all(bool(theirs.get(k) == mine.get(k)) for k in ("type", "identificatie"))
-
-
-def _same_zaakinformatieobject(body: dict[str, Any], item: dict[str, Any]) -> bool:
-    """A listed zaakinformatieobject is ours: it links the same zaak and document."""
-    return all(bool(item.get(k) == body[k]) for k in ("zaak", "informatieobject"))
 
 
 class ZgwTarget(ForwardingTarget):
@@ -489,34 +321,32 @@ class ZgwTarget(ForwardingTarget):
             )
         zaak = done["zaak"]
         if "rol" not in done:
-            if profile is None:
-                done["rol"] = None
-            else:
-                body = self._rol_body(zaak, profile)
-                found = (
-                    self._existing("rol", f"{zaken}/rollen", body, _same_rol, zaak=zaak)
-                    if retry
-                    else None
+            done["rol"] = (
+                None
+                if profile is None
+                else self._made_once(
+                    "rol",
+                    f"{zaken}/rollen",
+                    self._rol_body(zaak, profile),
+                    same_rol,
+                    retry=retry,
+                    zaak=zaak,
                 )
-                done["rol"] = found or self._create("rol", f"{zaken}/rollen", body)
+            )
         objects = self._zaakobject_bodies(zaak, alert, profile)
         for i, body in enumerate(objects):
             if i < len(done["zaakobjecten"]):
                 continue
-            step = f"zaakobject {i + 1}"
-            found = (
-                self._existing(
-                    step,
-                    f"{zaken}/zaakobjecten",
-                    body,
-                    _same_zaakobject,
-                    exclude=done["zaakobjecten"],
-                    zaak=zaak,
-                )
-                if retry
-                else None
+            made = self._made_once(
+                f"zaakobject {i + 1}",
+                f"{zaken}/zaakobjecten",
+                body,
+                same_zaakobject,
+                retry=retry,
+                exclude=done["zaakobjecten"],
+                zaak=zaak,
             )
-            done["zaakobjecten"].append(found or self._create(step, f"{zaken}/zaakobjecten", body))
+            done["zaakobjecten"].append(made)
         if not done.get("document"):
             done["document"] = self._create_once(
                 "document",
@@ -529,23 +359,17 @@ class ZgwTarget(ForwardingTarget):
             body = {
                 "zaak": zaak,
                 "informatieobject": done["document"],
-                "titel": _clip(self._document_title(alert, profile), 200),
+                "titel": clip(self._document_title(alert, profile), 200),
                 "beschrijving": "Meetgegevens en parameters van de melding (bewijs).",
             }
-            found = (
-                self._existing(
-                    "zaakinformatieobject",
-                    f"{zaken}/zaakinformatieobjecten",
-                    body,
-                    _same_zaakinformatieobject,
-                    zaak=zaak,
-                    informatieobject=done["document"],
-                )
-                if retry
-                else None
-            )
-            done["zaakinformatieobject"] = found or self._create(
-                "zaakinformatieobject", f"{zaken}/zaakinformatieobjecten", body
+            done["zaakinformatieobject"] = self._made_once(
+                "zaakinformatieobject",
+                f"{zaken}/zaakinformatieobjecten",
+                body,
+                same_zaakinformatieobject,
+                retry=retry,
+                zaak=zaak,
+                informatieobject=done["document"],
             )
 
     # -- request bodies -------------------------------------------------------------
@@ -574,11 +398,11 @@ class ZgwTarget(ForwardingTarget):
             "zaak": zaak,
             "betrokkeneType": "vestiging",
             "roltype": self.config.roltype,
-            "roltoelichting": _clip(
+            "roltoelichting": clip(
                 f"Exploitant van {profile.name} ({profile.activity}), waar de melding over gaat.",
                 1000,
             ),
-            "betrokkeneIdentificatie": {"handelsnaam": [_clip(profile.operator, 625)]},
+            "betrokkeneIdentificatie": {"handelsnaam": [clip(profile.operator, 625)]},
         }
 
     def _zaakobject_bodies(
@@ -635,13 +459,13 @@ class ZgwTarget(ForwardingTarget):
             "identificatie": identificatie,
             "bronorganisatie": self.config.bronorganisatie,
             "creatiedatum": datetime.now(UTC).date().isoformat(),
-            "titel": _clip(self._document_title(alert, profile), 200),
+            "titel": clip(self._document_title(alert, profile), 200),
             "vertrouwelijkheidaanduiding": self.config.vertrouwelijkheidaanduiding,
             "auteur": USER,
             "status": "definitief",
             "formaat": "application/json",
             "taal": "dut",  # ISO 639-2/B, as the Documenten API asks
-            "bestandsnaam": _clip(f"melding-{filename}.json", 255),
+            "bestandsnaam": clip(f"melding-{filename}.json", 255),
             "inhoud": base64.b64encode(content).decode("ascii"),
             "bestandsomvang": len(content),
             "beschrijving": "De melding als JSON: meetwaarden, grenswaarde, periode, parameters.",
@@ -726,28 +550,34 @@ class ZgwTarget(ForwardingTarget):
         ):
             found = self._find(step, lookup, identificatie)
             if found is not None:
-                logger.info("zgw %s: %s existed already: %s", self.name, step, found)
                 return found
         raise self._refused(step, "POST", url, response)
 
     def _find(self, step: str, url: str, identificatie: str) -> str | None:
-        params = {"identificatie": identificatie, "bronorganisatie": self.config.bronorganisatie}
-        response = self._send(f"{step} lookup", "GET", url, None, **params)
-        if not response.is_success:
-            raise self._refused(f"{step} lookup", "GET", url, response)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        results = body.get("results") if isinstance(body, dict) else body
-        for item in results if isinstance(results, list) else []:
-            if (
-                isinstance(item, dict)
-                and item.get("identificatie") == identificatie
-                and isinstance(item.get("url"), str)
-            ):
-                return str(item["url"])
-        return None
+        """The object of this identificatie (unique per bronorganisatie), else None."""
+        return self._existing(
+            step,
+            url,
+            {"identificatie": identificatie},
+            same_identificatie,
+            identificatie=identificatie,
+            bronorganisatie=self.config.bronorganisatie,
+        )
+
+    def _made_once(
+        self,
+        step: str,
+        url: str,
+        body: dict[str, Any],
+        same: Callable[[dict[str, Any], dict[str, Any]], bool],
+        *,
+        retry: bool,
+        exclude: Collection[str] = (),
+        **params: str,
+    ) -> str:
+        """POST, unless on a retry the list at ``url?params`` holds a match already."""
+        found = self._existing(step, url, body, same, exclude=exclude, **params) if retry else None
+        return found or self._create(step, url, body)
 
     def _existing(
         self,
