@@ -414,7 +414,13 @@ def list_detectors() -> None:
         table.add_column(column)
     for name in names():
         cls = get(name)
-        table.add_row(name, cls.kind, cls.technology, ", ".join(cls.inputs), cls.detection_limit)
+        table.add_row(
+            name,
+            cls.kind,
+            ", ".join(cls.technologies),
+            ", ".join(cls.inputs),
+            cls.detection_limit,
+        )
     out.print(table)
 
 
@@ -755,6 +761,7 @@ def _alert_table(alerts: list[Alert], console: Console) -> None:
     console.print(table)
 
 
+from vth.cli_inventory import inventory as _inventory  # noqa: E402
 from vth.cli_keys import keys_app  # noqa: E402 - commands of their own module
 from vth.cli_tuning import archive_app, labels_app  # noqa: E402 - commands of their own module
 from vth.cli_tuning import backtest as _backtest  # noqa: E402
@@ -763,6 +770,7 @@ app.add_typer(archive_app, name="archive")
 app.add_typer(keys_app, name="keys")
 app.add_typer(labels_app, name="labels")
 app.command("backtest")(_backtest)
+app.command("inventory")(_inventory)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,8 +32,10 @@ from vth.gateways.mqtt import Ingestor, MqttGateway
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.raster_ingest import RasterIngestor, RasterTopic
 from vth.gateways.topics import TopicTemplate
-from vth.models import Alert, MbaProfile, SensorNetwork, load_networks, load_profiles, network_of
+from vth.inventory.catalogue import load_catalogue
+from vth.models import Alert, MbaProfile, SensorNetwork, load_profiles, network_of
 from vth.models.detection import Detection
+from vth.models.loading import load_deployment_networks
 from vth.pipeline import (
     history_warnings,
     network_dataset,
@@ -66,14 +68,6 @@ def mba_alerts(
         if profile is not None:
             alerts.extend(run_detectors(dataset, profile, detectors, errors))
     return alerts, errors
-
-
-def _networks(settings: Settings) -> dict[str, SensorNetwork]:
-    directory = settings.networks_dir
-    if directory is None:
-        default = settings.profiles_dir / "networks"
-        return load_networks(default) if default.is_dir() else {}
-    return load_networks(directory)
 
 
 def detect_alerts(
@@ -128,7 +122,11 @@ class Service:
     ) -> None:
         self.settings = settings
         self.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
-        self.networks = networks if networks is not None else _networks(settings)
+        self.networks = (
+            networks
+            if networks is not None
+            else load_deployment_networks(settings.profiles_dir, settings.networks_dir)
+        )
         self.network = network_of(self.profiles, self.networks)
         self.detector_params = (
             load_detector_params(settings.detector_params_file)
@@ -418,6 +416,8 @@ class Service:
             profiles=self.profiles,
             lifespan_hooks=[self.running],
             access=self.access,
+            catalogue=load_catalogue(self.settings.inventory_file),
+            networks=self.networks,
         )
         app.state.health_checks["pipeline"] = self.health
         app.state.health_checks["forwarder"] = self.forwarder.health

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
             "unset: the API is open, which 'vth serve' allows on a loopback address only."
         ),
     )
+    inventory_file: Path | None = Field(
+        default=None,
+        description=(
+            "The agency's technology catalogue (YAML, like vth/inventory/catalogue.yaml); "
+            "unset: the catalogue shipped with the toolkit."
+        ),
+    )
     workflow_file: Path | None = Field(
         default=None,
         description=(

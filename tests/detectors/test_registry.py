@@ -68,7 +68,7 @@ def test_describe_tells_what_the_detector_is_for():
 
     assert info["name"] == "compliance"
     assert info["kind"] == "exceedance"
-    assert info["technology"] == "sensors"
+    assert info["technologies"] == ["sensors"]
     assert info["requires_fit"] is False
     assert "supervision" in info["tasks"]  # type: ignore[operator]
     assert str(info["doc"]).startswith("Averages that break the permit's emission limits")

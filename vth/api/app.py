@@ -19,12 +19,16 @@ from vth.api.forwarding.forwarder import Forwarder
 from vth.api.routers.alerts import router as alerts_router
 from vth.api.routers.health import router as health_router
 from vth.api.routers.incidents import router as incidents_router
+from vth.api.routers.inventory import router as inventory_router
 from vth.api.routers.profiles import router as profiles_router
 from vth.api.store import AlertStore
 from vth.api.workflow import WorkflowError
 from vth.api.workflow_config import load_workflow_config
 from vth.errors import VthError
-from vth.models import MbaProfile, load_profiles
+from vth.inventory.catalogue import load_catalogue
+from vth.models import MbaProfile, SensorNetwork, load_profiles
+from vth.models.inventory import Catalogue
+from vth.models.loading import load_deployment_networks
 from vth.settings import Settings
 
 #: Called at start-up; its context manager is entered then and exited at shut-down.
@@ -39,6 +43,8 @@ of Dutch environmental agencies.
   LHSO assessment; the audit trail and where forwarding stands.
 * **incidents**: alerts of one MBA and kind overlapping in time, as one event.
 * **profiles**: the MBA profiles (permits: sources, limits, sensors) the service knows.
+* **inventory**: which technologies serve which agency tasks, what the toolkit's
+  detectors and gateways do with them, and per MBA which obligations each can check.
 * **health**: the state of the store and of the gateway, detection loop and forwarder.
 
 Requests carry an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`) whose
@@ -53,6 +59,8 @@ def create_app(
     profiles: dict[str, MbaProfile],
     lifespan_hooks: Sequence[LifespanHook] = (),
     access: AccessControl | None = None,
+    catalogue: Catalogue | None = None,
+    networks: dict[str, SensorNetwork] | None = None,
 ) -> FastAPI:
     """Build the API around an alert store and the MBA profiles.
 
@@ -70,6 +78,10 @@ def create_app(
     access
         The API keys and their roles; None leaves the API open (every request acts
         as admin), for local use and tests.
+    catalogue
+        The technology catalogue of the inventory; the shipped one when None.
+    networks
+        Public sensor networks (their e-noses count in the inventory's coverage).
 
     Returns
     -------
@@ -97,10 +109,18 @@ def create_app(
     app.state.profiles = profiles
     app.state.health_checks = {}
     app.state.access = access if access is not None else AccessControl.open()
+    app.state.catalogue = catalogue if catalogue is not None else load_catalogue()
+    app.state.networks = networks or {}
     app.add_exception_handler(StoreError, _store_unavailable)
     app.add_exception_handler(WorkflowError, _conflict)
     app.add_exception_handler(VthError, _vth_error)
-    for router in (alerts_router, incidents_router, profiles_router, health_router):
+    for router in (
+        alerts_router,
+        incidents_router,
+        profiles_router,
+        inventory_router,
+        health_router,
+    ):
         app.include_router(router)
     return app
 
@@ -125,6 +145,8 @@ def create_app_from_settings(
         When the store cannot be opened.
     """
     mba_profiles = load_profiles(settings.profiles_dir)
+    networks = load_deployment_networks(settings.profiles_dir, settings.networks_dir)
+    catalogue = load_catalogue(settings.inventory_file)
     workflow = load_workflow_config(settings.workflow_file)
     access = access_control(settings)
     store = AlertStore(settings.database_url, workflow.policy())
@@ -142,6 +164,8 @@ def create_app_from_settings(
         profiles=mba_profiles,
         lifespan_hooks=(close_store, forwarder.running, *lifespan_hooks),
         access=access,
+        catalogue=catalogue,
+        networks=networks,
     )
     app.state.health_checks["forwarder"] = forwarder.health
     return app

@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator
 
 from vth.detectors.errors import NotFittedError
 from vth.models.detection import AlertKind, Detection
+from vth.models.inventory import Capability, ObligationKind
 from vth.models.profile import MbaProfile
 from vth.sensing.network import Network
 
@@ -40,10 +41,13 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     name: ClassVar[str]
     #: Alert kind the detections have.
     kind: ClassVar[AlertKind]
-    #: Technology of the inventory it serves (sensors, e-noses, satellites, drones, ...).
-    technology: ClassVar[str]
-    #: Supervision tasks it supports.
+    #: Technologies of the inventory catalogue it works with (ids: ``sensors``,
+    #: ``e-noses``, ``satellite-images``, ``drones``, ...).
+    technologies: ClassVar[tuple[str, ...]]
+    #: Agency tasks it supports (catalogue task ids: ``supervision``, ``enforcement``, ...).
     tasks: ClassVar[tuple[str, ...]]
+    #: What of a permit it checks, for the inventory's coverage per MBA.
+    obligations: ClassVar[tuple[ObligationKind, ...]] = ()
     #: What data it needs, e.g. ``("stream:NOx", "stream:O2")``.
     inputs: ClassVar[tuple[str, ...]]
     #: Plain-language detection limit.
@@ -76,13 +80,26 @@ class BaseDetector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
             raise NotFittedError(f"detector {self.name!r} must be fitted on history before detect")
 
     @classmethod
+    def capability(cls) -> Capability:
+        """What the detector does, as the technology inventory lists it."""
+        return Capability(
+            name=cls.name,
+            component="detector",
+            technologies=cls.technologies,
+            tasks=cls.tasks,
+            inputs=cls.inputs,
+            detection_limit=cls.detection_limit,
+            obligations=cls.obligations,
+        )
+
+    @classmethod
     def describe(cls) -> dict[str, object]:
         """What the detector is for, for the inventory and the API."""
         return {
             "name": cls.name,
             "kind": cls.kind,
             "scope": cls.scope,
-            "technology": cls.technology,
+            "technologies": list(cls.technologies),
             "tasks": list(cls.tasks),
             "inputs": list(cls.inputs),
             "detection_limit": cls.detection_limit,

@@ -65,8 +65,8 @@ class DeviationDetector(Detector):
 
     name = "deviation"
     kind = "peak"
-    technology = "sensors"
-    tasks = ("supervision", "environmental monitoring")
+    technologies = ("sensors",)
+    tasks = ("supervision", "environmental_monitoring")
     inputs = ("stream:<any quantity>",)
     detection_limit = (
         "a run of at least min_duration samples more than threshold trailing standard "

@@ -18,8 +18,9 @@ class PeakDetector(LimitDetector):
 
     name = "peak"
     kind = "peak"
-    technology = "sensors"
-    tasks = ("supervision", "environmental monitoring")
+    technologies = ("sensors",)
+    tasks = ("supervision", "environmental_monitoring")
+    obligations = ("peak_limit",)
     inputs = ("stream:<substance>", "stream:O2 (when a limit has reference_o2)")
     detection_limit = "one short average (1 minute by default) above factor x the limit"
     checks = ("peak",)

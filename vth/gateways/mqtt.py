@@ -33,12 +33,27 @@ from vth.gateways.journal import Journal
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.raster_ingest import RasterIngestor
 from vth.gateways.topics import TopicTemplate
+from vth.models.inventory import Capability
 from vth.sensing.buffer import StreamBuffer
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2000
 _SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+#: What this gateway brings in, for the technology inventory.
+CAPABILITY = Capability(
+    name="mqtt-senml",
+    component="gateway",
+    technologies=("sensors", "e-noses"),
+    tasks=("supervision", "enforcement", "environmental_monitoring"),
+    inputs=(
+        "MQTT vth/<mba_id>/<sensor_id>: SenML JSON (RFC 8428) or plain JSON",
+        "CEMS (NOx, SO2, CO, dust, O2, ...), fence-line, e-nose channels, wind",
+    ),
+    detection_limit="as the sensor measures; readings arrive within seconds (QoS 1)",
+)
 
 
 @dataclass(frozen=True)

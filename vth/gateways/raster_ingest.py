@@ -18,8 +18,22 @@ from pathlib import Path
 from vth.gateways.errors import RasterDecodeError, TopicError
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.rasters import RasterOptions, decode_raster
+from vth.models.inventory import Capability
 from vth.sensing.rasters import Region
 from vth.sensing.scene_inbox import SceneInbox
+
+#: What this gateway brings in, for the technology inventory.
+CAPABILITY = Capability(
+    name="mqtt-rasters",
+    component="gateway",
+    technologies=("satellite-images", "drones"),
+    tasks=("supervision", "enforcement", "environmental_monitoring", "data_collection"),
+    inputs=(
+        "MQTT vth/rasters/<platform>: GeoTIFF bytes or STAC Items",
+        "bands: thermal, swir16 (B11), swir22 (B12), nir",
+    ),
+    detection_limit="the image's pixel size (Landsat 30 m, Sentinel-2 20 m, drones < 1 m)",
+)
 
 
 @dataclass

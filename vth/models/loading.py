@@ -162,3 +162,17 @@ def load_networks(directory: Path | str) -> dict[str, SensorNetwork]:
         Listing every invalid field of every file, and duplicate network ids.
     """
     return _load_each(profile_files(directory), load_network, "network id")
+
+
+def load_deployment_networks(
+    profiles_dir: Path | str, networks_dir: Path | str | None = None
+) -> dict[str, SensorNetwork]:
+    """The sensor networks of a deployment.
+
+    Those of ``networks_dir``, else of the ``networks`` folder of ``profiles_dir`` when
+    there is one, else none.
+    """
+    if networks_dir is None:
+        default = Path(profiles_dir) / "networks"
+        return load_networks(default) if default.is_dir() else {}
+    return load_networks(networks_dir)

@@ -75,8 +75,9 @@ class ComplianceDetector(LimitDetector):
 
     name = "compliance"
     kind = "exceedance"
-    technology = "sensors"
+    technologies = ("sensors",)
     tasks = ("supervision", "enforcement")
+    obligations = ("emission_limit",)
     inputs = ("stream:<substance>", "stream:O2 (when a limit has reference_o2)")
     detection_limit = (
         "one averaging period above the limit after the confidence interval; "

@@ -103,8 +103,9 @@ class EnoseIncidentDetector(NetworkDetector):
 
     name = "enose"
     kind = "gas_incident"
-    technology = "e-noses"
-    tasks = ("supervision", "enforcement", "environmental monitoring")
+    technologies = ("e-noses",)
+    tasks = ("supervision", "enforcement", "environmental_monitoring")
+    obligations = ("gas_release",)
     inputs = ("stream:ch* of e-noses (Ohm)", "stream:wind_direction", "stream:wind_speed")
     detection_limit = (
         "a deviation from an e-nose's own baseline lasting 3 minutes at two or more "

@@ -15,6 +15,7 @@ from vth.detectors.heat.hotspots import Judgement, cluster, judge
 from vth.detectors.raster_evidence import scene_summary
 from vth.detectors.registry import register
 from vth.models.detection import AlertKind, Detection, Severity, severity_for
+from vth.models.inventory import ObligationKind
 from vth.models.profile import MbaProfile
 from vth.sensing.quicklook import Mark, png_base64, quicklook_png
 from vth.sensing.rasters import band, band_units, has_bands, lonlat_to_xy, pixel_size_m, scene_time
@@ -88,8 +89,9 @@ class HeatAnomalyDetector(RasterDetector):
 
     name: ClassVar[str] = "heat"
     kind: ClassVar[AlertKind] = "heat_anomaly"
-    technology: ClassVar[str] = "satellite images, drones"
-    tasks: ClassVar[tuple[str, ...]] = ("supervision", "enforcement", "environmental monitoring")
+    technologies: ClassVar[tuple[str, ...]] = ("satellite-images", "drones")
+    tasks: ClassVar[tuple[str, ...]] = ("supervision", "enforcement", "environmental_monitoring")
+    obligations: ClassVar[tuple[ObligationKind, ...]] = ("heat_source",)
     inputs: ClassVar[tuple[str, ...]] = ("raster:thermal", "raster:mir (optional)")
     detection_limit: ClassVar[str] = (
         "hot spots at least 6 K and 3.5 mean absolute deviations above a 3x3-21x21 pixel "

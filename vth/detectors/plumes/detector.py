@@ -15,6 +15,7 @@ from vth.detectors.plumes.retrieval import K11, K12, airmass, column_enhancement
 from vth.detectors.raster_evidence import scene_summary
 from vth.detectors.registry import register
 from vth.models.detection import AlertKind, Detection, severity_for
+from vth.models.inventory import ObligationKind
 from vth.models.profile import MbaProfile
 from vth.sensing.quicklook import Mark, png_base64, quicklook_png
 from vth.sensing.rasters import (
@@ -79,8 +80,9 @@ class MethanePlumeDetector(RasterDetector):
 
     name: ClassVar[str] = "methane"
     kind: ClassVar[AlertKind] = "methane_plume"
-    technology: ClassVar[str] = "satellite images"
-    tasks: ClassVar[tuple[str, ...]] = ("supervision", "enforcement", "environmental monitoring")
+    technologies: ClassVar[tuple[str, ...]] = ("satellite-images",)
+    tasks: ClassVar[tuple[str, ...]] = ("supervision", "enforcement", "environmental_monitoring")
+    obligations: ClassVar[tuple[ObligationKind, ...]] = ("methane",)
     inputs: ClassVar[tuple[str, ...]] = ("raster:swir16 (B11)", "raster:swir22 (B12)")
     detection_limit: ClassVar[str] = "about 1-3 t/h CH4 (Sentinel-2, 20 m; Varon et al. 2021)"
 

@@ -55,8 +55,8 @@ class QualityDetector(NetworkDetector):
 
     name = "quality"
     kind = "sensor_fault"
-    technology = "e-noses"
-    tasks = ("supervision", "environmental monitoring")
+    technologies = ("e-noses", "sensors")
+    tasks = ("supervision", "environmental_monitoring")
     inputs = ("stream:ch* (e-nose resistances)", "stream:wind_direction", "stream:wind_speed")
     detection_limit = (
         "stuck values over 30 min (e-noses), gaps over 1 h, 2 spikes within 1 h, "

@@ -1,0 +1,1 @@
+"""The technology inventory: the catalogue, what the toolkit can do, coverage per MBA."""
