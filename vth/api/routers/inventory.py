@@ -106,6 +106,9 @@ def get_coverage(
     profiles: ProfilesDep,
     principal: Reader,
     mba: Annotated[str | None, Query(description="One MBA; all visible ones when unset.")] = None,
+    agency: Annotated[
+        str | None, Query(description="Only the MBAs of this agency (the gap list per agency).")
+    ] = None,
     coverage_status: Annotated[
         Literal["covered", "partial", "gap"] | None,
         Query(alias="status", description="Only rows with this status (gap: the gap list)."),
@@ -123,6 +126,10 @@ def get_coverage(
         chosen = [profiles[mba]]
     else:
         scope = principal.scope(profiles)
-        chosen = [p for m, p in sorted(profiles.items()) if scope is None or m in scope]
+        chosen = [
+            p
+            for m, p in sorted(profiles.items())
+            if (scope is None or m in scope) and (agency is None or p.agency == agency)
+        ]
     rows = coverage(chosen, _catalogue(request), capabilities(), _networks(request))
     return [r for r in rows if coverage_status is None or r.status == coverage_status]
