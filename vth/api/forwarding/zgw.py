@@ -316,7 +316,6 @@ class ZgwTarget(ForwardingTarget):
                 "zaak",
                 f"{zaken}/zaken",
                 self._zaak_body(alert, profile, identificatie),
-                lookup=f"{zaken}/zaken",
                 identificatie=identificatie,
             )
         zaak = done["zaak"]
@@ -352,7 +351,6 @@ class ZgwTarget(ForwardingTarget):
                 "document",
                 f"{self.config.documenten_api}/enkelvoudiginformatieobjecten",
                 self._document_body(alert, profile, identificatie),
-                lookup=f"{self.config.documenten_api}/enkelvoudiginformatieobjecten",
                 identificatie=identificatie,
             )
         if not done.get("zaakinformatieobject"):
@@ -535,9 +533,7 @@ class ZgwTarget(ForwardingTarget):
         logger.info("zgw %s: %s created: %s", self.name, step, created)
         return created
 
-    def _create_once(
-        self, step: str, url: str, body: dict[str, Any], *, lookup: str, identificatie: str
-    ) -> str:
+    def _create_once(self, step: str, url: str, body: dict[str, Any], *, identificatie: str) -> str:
         """POST; when the identificatie exists already, find what an earlier attempt made."""
         response = self._send(step, "POST", url, body)
         if response.is_success:
@@ -548,7 +544,7 @@ class ZgwTarget(ForwardingTarget):
             p.get("name") == "identificatie" and p.get("code") in _NOT_UNIQUE
             for p in _invalid_params(response)
         ):
-            found = self._find(step, lookup, identificatie)
+            found = self._find(step, url, identificatie)
             if found is not None:
                 return found
         raise self._refused(step, "POST", url, response)
