@@ -132,16 +132,21 @@ def _emission_limits(
     for source in profile.sources:
         measuring = [s.id for s in profile.sensors if s.source_id == source.id]
         for limit in source.limits:
-            wanted: list[tuple[ObligationKind, str]] = [
-                ("emission_limit", f"{source.id} {limit.label} {limit.value:g} {limit.unit}")
+            wanted: list[tuple[ObligationKind, str, float]] = [
+                (
+                    "emission_limit",
+                    f"{source.id} {limit.label} {limit.value:g} {limit.unit}",
+                    limit.value,
+                )
             ]
             if limit.peak is not None:
                 peak = limit.peak.factor * limit.value
-                wanted.append(("peak_limit", f"{source.id} {limit.substance} peaks > {peak:g}"))
-            for obligation, subject in wanted:
+                subject = f"{source.id} {limit.substance} peaks > {peak:g} {limit.unit}"
+                wanted.append(("peak_limit", subject, peak))
+            for obligation, subject, level in wanted:
                 for tech, detectors in sorted(checkers.get(obligation, {}).items()):
                     status, reason = _judge_limit(
-                        catalogue, tech, limit.substance, limit.value, limit.unit, measuring
+                        catalogue, tech, limit.substance, level, limit.unit, measuring
                     )
                     rows.append(_row(profile, obligation, subject, tech, detectors, status, reason))
     return rows
@@ -159,7 +164,7 @@ def _judge_limit(
         return "gap", "no sensor measures this source (add a CEMS or fence-line sensor)"
     by = f"measured by {', '.join(measuring)}"
     detection = _limit(catalogue, tech, "emission_limit", substance)
-    if detection is None or detection.quantity != substance:
+    if detection is None:
         return "covered", f"{by}; the catalogue gives no detection limit for {substance}"
     try:
         least = float(convert(np.array(detection.value), detection.unit, unit))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Identifier = str
 #: What a permit obliges that a technology may check.
@@ -91,23 +91,38 @@ class Catalogue(BaseModel):
     tasks: list[Task]
     technologies: list[Technology]
 
-    @model_validator(mode="after")
-    def _known_references(self) -> Catalogue:
-        task_ids = [t.id for t in self.tasks]
-        technology_ids = [t.id for t in self.technologies]
-        for kind, ids in (("task", task_ids), ("technology", technology_ids)):
-            repeated = sorted({i for i in ids if ids.count(i) > 1})
-            if repeated:
-                raise ValueError(f"{kind} ids used twice: {repeated}")
-        for technology in self.technologies:
-            unknown = sorted(set(technology.tasks) - set(task_ids))
-            if unknown:
-                raise ValueError(f"technology {technology.id} names unknown tasks {unknown}")
-        return self
+    @field_validator("tasks")
+    @classmethod
+    def _unique_tasks(cls, tasks: list[Task]) -> list[Task]:
+        _unique([t.id for t in tasks], "task")
+        return tasks
+
+    @field_validator("technologies")
+    @classmethod
+    def _known_tasks(cls, technologies: list[Technology], info: ValidationInfo) -> list[Technology]:
+        _unique([t.id for t in technologies], "technology")
+        listed = info.data.get("tasks")
+        if listed is None:
+            return technologies  # the tasks were invalid: reported on their own
+        known = {t.id for t in listed}
+        problems = [
+            f"technologies.{i}.tasks ({t.id}) names unknown tasks {sorted(set(t.tasks) - known)}"
+            for i, t in enumerate(technologies)
+            if set(t.tasks) - known
+        ]
+        if problems:
+            raise ValueError("; ".join(problems) + "; add them under tasks")
+        return technologies
 
     def technology(self, technology_id: str) -> Technology | None:
         """The technology with this id, or None."""
         return next((t for t in self.technologies if t.id == technology_id), None)
+
+
+def _unique(ids: list[str], kind: str) -> None:
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"{kind} ids used twice: {repeated}")
 
 
 class Capability(BaseModel):
