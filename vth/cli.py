@@ -542,8 +542,20 @@ def demo(
     workdir: Annotated[
         Path, typer.Option(help="Where the demo keeps its database and logs.")
     ] = Path("var/demo"),
+    screenshot: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "Save a PNG of the inspector's page (headless Chromium) once the demo "
+                "stops, e.g. with --exit-after-alerts or --duration."
+            )
+        ),
+    ] = None,
 ) -> None:
-    """Serve on embedded defaults with a simulator publishing SenML, and show the alerts."""
+    """Serve on embedded defaults with a simulator publishing SenML, and show the alerts.
+
+    The inspector's page is at http://127.0.0.1:PORT/ui/ while it runs.
+    """
     import uvicorn
 
     from vth.demo.network import (
@@ -602,6 +614,7 @@ def demo(
     base = f"http://127.0.0.1:{api_port}"
     out.rule("[bold]vth-sensing demo")
     out.print(f"MQTT broker (embedded): {service.broker_url}   topics: {settings.topic_template}")
+    out.print(f"Inspector's page: {base}/ui/")
     out.print(f"Alerts:  {base}/alerts     API docs: {base}/docs     Health: {base}/health")
     out.print(f"Quarantine of bad messages: {settings.quarantine_path}")
     n_sensors = network_demo.dataset.sizes["sensor"]
@@ -667,6 +680,8 @@ def demo(
         stop.set()
         for thread in sim_threads:
             thread.join(10)
+        if screenshot is not None:
+            code = _save_screenshot(base, screenshot) or code
         server.should_exit = True
         server_thread.join(30)
     stats = service.ingestor.stats
@@ -676,6 +691,19 @@ def demo(
         f"{len(shown)} alert(s) in {incidents} incident(s) ({base}/incidents)."
     )
     raise typer.Exit(code)
+
+
+def _save_screenshot(base: str, path: Path) -> int:
+    """Save the page with the newest alert opened; 1 (and why) when it cannot be taken."""
+    from vth.demo.screenshot import ScreenshotError, take_screenshot
+
+    try:
+        take_screenshot(f"{base}/ui/", path, select="#alert-list tbody tr[data-alert-id]")
+    except ScreenshotError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        return 1
+    out.print(f"screenshot of the inspector's page: {path}")
+    return 0
 
 
 def _print_alert(alert: Alert, base: str) -> None:

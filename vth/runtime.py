@@ -418,6 +418,7 @@ class Service:
             access=self.access,
             catalogue=load_catalogue(self.settings.inventory_file),
             networks=self.networks,
+            tile_url=self.settings.map_tile_url,
         )
         app.state.health_checks["pipeline"] = self.health
         app.state.health_checks["forwarder"] = self.forwarder.health

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
             "unset: the API is open, which 'vth serve' allows on a loopback address only."
         ),
     )
+    map_tile_url: str | None = Field(
+        default=None,
+        description=(
+            "Tile URL template of the inspector page's base map, e.g. a PDOK BRT "
+            "achtergrondkaart WMTS URL with {z}/{x}/{y}; unset: no base map (no network)."
+        ),
+    )
     inventory_file: Path | None = Field(
         default=None,
         description=(

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, c
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from vth import __version__
 from vth.api.auth import AccessControl, load_keys
@@ -21,6 +22,8 @@ from vth.api.routers.health import router as health_router
 from vth.api.routers.incidents import router as incidents_router
 from vth.api.routers.inventory import router as inventory_router
 from vth.api.routers.profiles import router as profiles_router
+from vth.api.routers.web import STATIC
+from vth.api.routers.web import router as web_router
 from vth.api.store import AlertStore
 from vth.api.workflow import WorkflowError
 from vth.api.workflow_config import load_workflow_config
@@ -61,6 +64,7 @@ def create_app(
     access: AccessControl | None = None,
     catalogue: Catalogue | None = None,
     networks: dict[str, SensorNetwork] | None = None,
+    tile_url: str | None = None,
 ) -> FastAPI:
     """Build the API around an alert store and the MBA profiles.
 
@@ -81,7 +85,11 @@ def create_app(
     catalogue
         The technology catalogue of the inventory; the shipped one when None.
     networks
-        Public sensor networks (their e-noses count in the inventory's coverage).
+        Public sensor networks (their e-noses count in the inventory's coverage and
+        are drawn on the page's map).
+    tile_url
+        Tile URL template of the page's base map (``https://.../{z}/{x}/{y}.png``);
+        None: no base map, so the page needs no network.
 
     Returns
     -------
@@ -111,6 +119,8 @@ def create_app(
     app.state.access = access if access is not None else AccessControl.open()
     app.state.catalogue = catalogue if catalogue is not None else load_catalogue()
     app.state.networks = networks or {}
+    app.state.tile_url = tile_url
+    app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.add_exception_handler(StoreError, _store_unavailable)
     app.add_exception_handler(WorkflowError, _conflict)
     app.add_exception_handler(VthError, _vth_error)
@@ -120,6 +130,7 @@ def create_app(
         profiles_router,
         inventory_router,
         health_router,
+        web_router,
     ):
         app.include_router(router)
     return app
@@ -166,6 +177,7 @@ def create_app_from_settings(
         access=access,
         catalogue=catalogue,
         networks=networks,
+        tile_url=settings.map_tile_url,
     )
     app.state.health_checks["forwarder"] = forwarder.health
     return app
