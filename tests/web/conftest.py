@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,20 +38,12 @@ from tests.api.conftest import EXAMPLE_PROFILES
 from vth.api.app import create_app
 from vth.api.auth import AccessControl, ApiKey, Role, digest
 from vth.api.store import AlertStore
+from vth.demo.screenshot import CHROMIUM_ARGS, find_chromium
 from vth.gateways.broker import free_port
 from vth.models import Alert, MbaProfile, SensorNetwork, load_networks, load_profiles
 
 REQUIRE_ENV = "VTH_REQUIRE_CHROMIUM"
 CHROMIUM_ENV = "VTH_CHROMIUM"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 #: How long the page gets to show what a test waits for (ms).
 TIMEOUT_MS = 10_000
 #: The hosts the page may talk to: the test server's.
@@ -61,21 +52,10 @@ LOOPBACK = frozenset({"127.0.0.1"})
 FAILED_401 = re.compile(r"Failed to load resource: the server responded with a status of 401")
 
 
-def chromium_executable() -> str | None:
-    """Chromium to drive: ``VTH_CHROMIUM``, else the system's."""
-    configured = os.environ.get(CHROMIUM_ENV)
-    if configured:
-        return configured if Path(configured).exists() else None
-    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
-        if Path(candidate).exists():
-            return candidate
-    return shutil.which("chromium")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """The Chromium executable; skips (or fails, with ``VTH_REQUIRE_CHROMIUM=1``) without."""
-    exe = chromium_executable()
+    exe = find_chromium()
     if exe is None:
         where = os.environ.get(CHROMIUM_ENV) or "/usr/bin/chromium, /usr/bin/chromium-browser, PATH"
         reason = f"Chromium not found ({where}); apt-get install chromium or set {CHROMIUM_ENV}"
@@ -95,7 +75,7 @@ def playwright_driver() -> Iterator[Playwright]:
 def browser(playwright_driver: Playwright, chromium_path: str) -> Iterator[Browser]:
     """One headless Chromium for the session; each test gets a fresh context."""
     browser = playwright_driver.chromium.launch(
-        executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        executable_path=chromium_path, headless=True, args=list(CHROMIUM_ARGS)
     )
     try:
         yield browser

@@ -25,10 +25,13 @@ class ScreenshotError(VthError):
 
 
 def find_chromium() -> str | None:
-    """Chromium's path: ``VTH_CHROMIUM``, Debian's ``/usr/bin/chromium``, or on PATH."""
+    """Chromium's path: ``VTH_CHROMIUM``, Debian's ``/usr/bin/chromium``, or on PATH.
+
+    None when none is there (also when ``VTH_CHROMIUM`` names a missing file).
+    """
     given = os.environ.get("VTH_CHROMIUM")
     if given:
-        return given
+        return given if Path(given).exists() else None
     for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
         if Path(candidate).exists():
             return candidate
