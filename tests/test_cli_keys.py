@@ -108,7 +108,13 @@ class StartedError(Exception):
 @pytest.fixture
 def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Settings with every path under tmp_path; nothing may actually be started."""
-    for name in ("VTH_CONFIG", "VTH_API_KEYS_FILE", "VTH_WORKFLOW_FILE", "VTH_BROKER_URL"):
+    for name in (
+        "VTH_CONFIG",
+        "VTH_API_KEYS_FILE",
+        "VTH_WORKFLOW_FILE",
+        "VTH_INVENTORY_FILE",
+        "VTH_BROKER_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -190,3 +196,33 @@ def test_serve_refuses_before_touching_the_database(serve_env, tmp_path: Path):
 
     assert exc is None and code == 1
     assert not (tmp_path / "var" / "vth.db").exists()
+
+
+# --- vth serve with an agency's invalid catalogue (a bug: it was a traceback) -------------------
+
+BAD_CATALOGUE = "tasks: []\ntechnologies: [{id: X}]\n"
+
+
+def test_serve_reports_an_invalid_inventory_catalogue_before_starting(serve_env, tmp_path: Path):
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(BAD_CATALOGUE)
+
+    code, _, stderr, exc = serve({**serve_env, "VTH_INVENTORY_FILE": str(catalogue)})
+
+    assert exc is None and code == 1
+    assert stderr.startswith("error: ")
+    assert "technologies.0.name: Field required" in stderr
+    # brackets in the message are printed as they are, not read as console markup
+    assert "'^[a-z][a-z0-9-]*$'" in stderr
+
+
+def test_serve_check_lists_and_checks_the_inventory_catalogue(serve_env, tmp_path: Path):
+    code, stdout, _, exc = serve(serve_env, "--check")
+    assert exc is None and code == 0
+    assert "inventory: 7 technologies from the shipped catalogue" in stdout
+
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(BAD_CATALOGUE)
+    code, _, stderr, exc = serve({**serve_env, "VTH_INVENTORY_FILE": str(catalogue)}, "--check")
+    assert exc is None and code == 1
+    assert "technologies.0.category: Field required" in stderr

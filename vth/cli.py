@@ -514,12 +514,14 @@ def _check_serve(settings: Settings) -> None:
 
 
 def _check_workflow(settings: Settings) -> None:
-    """Print the access control and forwarding ``vth serve`` would run with."""
+    """Print the access control, forwarding and inventory ``vth serve`` would run with."""
     from vth.api.app import access_control
     from vth.api.workflow_config import load_workflow_config
+    from vth.inventory.catalogue import load_catalogue
 
     access = access_control(settings)
     workflow = load_workflow_config(settings.workflow_file)
+    catalogue = load_catalogue(settings.inventory_file)
     policy = workflow.policy()
     out.print(
         f"access: {'API keys from ' + str(settings.api_keys_file) if access.enabled else 'open'}"
@@ -528,6 +530,10 @@ def _check_workflow(settings: Settings) -> None:
     for name, trigger in sorted(policy.targets.items()):
         when = "every new incident" if trigger == "new" else "when an inspector forwards"
         out.print(f"forwarding to {name}: {when}")
+    out.print(
+        f"inventory: {len(catalogue.technologies)} technologies from "
+        f"{settings.inventory_file or 'the shipped catalogue'}"
+    )
 
 
 @app.command()
@@ -695,12 +701,14 @@ def demo(
 
 def _save_screenshot(base: str, path: Path) -> int:
     """Save the page with the newest alert opened; 1 (and why) when it cannot be taken."""
+    from rich.markup import escape
+
     from vth.demo.screenshot import ScreenshotError, take_screenshot
 
     try:
         take_screenshot(f"{base}/ui/", path, select="#alert-list tbody tr[data-alert-id]")
     except ScreenshotError as exc:
-        err.print(f"[red]{exc}[/]", highlight=False)
+        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         return 1
     out.print(f"screenshot of the inspector's page: {path}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def console(stderr: bool = False) -> Console:
@@ -19,6 +20,10 @@ err = console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print ``error: message`` on stderr and return the exit to raise.
+
+    The message is printed as it is: brackets in it (a pattern like ``[a-z]``, a list)
+    are not read as console markup.
+    """
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)

@@ -145,6 +145,7 @@ class Service:
         }
         self.network_notes: list[str] = []
         self.workflow = load_workflow_config(settings.workflow_file)
+        self.catalogue = load_catalogue(settings.inventory_file)
         self.access = access_control(settings)
         self._owns_store = store is None
         self.store = (
@@ -416,7 +417,7 @@ class Service:
             profiles=self.profiles,
             lifespan_hooks=[self.running],
             access=self.access,
-            catalogue=load_catalogue(self.settings.inventory_file),
+            catalogue=self.catalogue,
             networks=self.networks,
             tile_url=self.settings.map_tile_url,
         )

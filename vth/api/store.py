@@ -195,18 +195,7 @@ class AlertStore:
         )
         with self._failures(f"read the events of alert {alert_id}"), self._reading() as conn:
             rows = conn.execute(query).all()
-        return [
-            AlertEvent(
-                alert_id=r.alert_id,
-                at=r.at,
-                actor=r.actor,
-                action=r.action,
-                from_status=r.from_status,
-                to_status=r.to_status,
-                detail=r.detail or {},
-            )
-            for r in rows
-        ]
+        return [AlertEvent.model_validate({**r._mapping, "detail": r.detail or {}}) for r in rows]
 
     def incidents(
         self,

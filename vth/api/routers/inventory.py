@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict
 
 from vth.api.auth import Reader, check_scope
-from vth.api.deps import ProfilesDep
+from vth.api.deps import CatalogueDep, NetworksDep, ProfilesDep
 from vth.inventory.capabilities import capabilities
 from vth.inventory.coverage import CoverageRow, coverage
 from vth.inventory.matrix import technology_task_matrix
-from vth.models import SensorNetwork
-from vth.models.inventory import Capability, Catalogue, Task, Technology
+from vth.models.inventory import Capability, Task, Technology
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 
@@ -50,23 +49,14 @@ class InventoryReport(BaseModel):
     matrix: list[MatrixLine]
 
 
-def _catalogue(request: Request) -> Catalogue:
-    return cast(Catalogue, request.app.state.catalogue)
-
-
-def _networks(request: Request) -> dict[str, SensorNetwork]:
-    return cast(dict[str, SensorNetwork], request.app.state.networks)
-
-
 @router.get("", summary="The technology inventory and its technology x task matrix")
-def get_inventory(request: Request, principal: Reader) -> InventoryReport:
+def get_inventory(catalogue: CatalogueDep, principal: Reader) -> InventoryReport:
     """The catalogue, the toolkit's capabilities, and the technology x task matrix.
 
     Technologies and tasks come from the catalogue; capabilities from the toolkit's
     detectors and gateways; per technology and task the matrix says whether the
     catalogue lists it and which components serve it.
     """
-    catalogue = _catalogue(request)
     found = capabilities()
     tasks, rows = technology_task_matrix(catalogue, found)
     matrix = [
@@ -102,7 +92,8 @@ def get_inventory(request: Request, principal: Reader) -> InventoryReport:
     },
 )
 def get_coverage(
-    request: Request,
+    catalogue: CatalogueDep,
+    networks: NetworksDep,
     profiles: ProfilesDep,
     principal: Reader,
     mba: Annotated[str | None, Query(description="One MBA; all visible ones when unset.")] = None,
@@ -131,5 +122,5 @@ def get_coverage(
             for m, p in sorted(profiles.items())
             if (scope is None or m in scope) and (agency is None or p.agency == agency)
         ]
-    rows = coverage(chosen, _catalogue(request), capabilities(), _networks(request))
+    rows = coverage(chosen, catalogue, capabilities(), networks)
     return [r for r in rows if coverage_status is None or r.status == coverage_status]

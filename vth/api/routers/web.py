@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vth import __version__
 from vth.api.auth import Principal, Reader, current_principal
-from vth.api.deps import ProfilesDep
+from vth.api.deps import NetworksDep, ProfilesDep
 from vth.models import MbaProfile, SensorNetwork
 
 #: The page's files.
@@ -69,10 +69,11 @@ class SensorPlace(BaseModel):
 
 
 @router.get("/ui/sensors", summary="Where the sensors stand, for the page's map")
-def sensor_places(request: Request, profiles: ProfilesDep, principal: Reader) -> list[SensorPlace]:
+def sensor_places(
+    profiles: ProfilesDep, networks: NetworksDep, principal: Reader
+) -> list[SensorPlace]:
     """The located sensors of the visible MBAs and of the public sensor networks."""
     scope = principal.scope(profiles)
-    networks = cast(dict[str, SensorNetwork], getattr(request.app.state, "networks", {}) or {})
     owners: list[MbaProfile | SensorNetwork] = [
         *(profiles[m] for m in sorted(profiles) if scope is None or m in scope),
         *(networks[n] for n in sorted(networks)),
