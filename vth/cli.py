@@ -510,7 +510,36 @@ def _check_serve(settings: Settings) -> None:
         f"{len(profile_map)} profile(s) in {settings.profiles_dir}; "
         f"detector settings: {settings.detector_params_file or 'none'}"
     )
+    _check_mqtt(settings)
     _check_workflow(settings)
+
+
+def _check_mqtt(settings: Settings) -> None:
+    """Print the broker, login and TLS files the gateway would use; never the password."""
+    url = settings.broker_url
+    if not url:
+        out.print(f"MQTT: embedded broker on port {settings.embedded_broker_port}", highlight=False)
+        return
+    tls = url.startswith(("mqtts://", "ssl://"))
+    login = (
+        f"user {settings.mqtt_username}, password: "
+        + ("set" if settings.mqtt_password is not None else "not set")
+        if settings.mqtt_username is not None
+        else "anonymous"
+    )
+    out.print(f"MQTT: broker {url}; {login}", highlight=False, soft_wrap=True)
+    if tls:
+        ca = settings.mqtt_ca_file or "the system's CA certificates"
+        client = (
+            f"client certificate {settings.mqtt_cert_file} (key {settings.mqtt_key_file})"
+            if settings.mqtt_cert_file is not None
+            else "no client certificate"
+        )
+        out.print(
+            f"MQTT TLS: broker certificate checked against {ca} (host name verified); {client}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _check_workflow(settings: Settings) -> None:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,11 +88,33 @@ class Settings(BaseSettings):
         default=None,
         description="mqtt://host:port or mqtts://host:port; unset starts the embedded broker.",
     )
-    mqtt_username: str | None = None
-    mqtt_password: SecretStr | None = None
+    # the password before the user name: the user name's validator checks that both are set
+    mqtt_password: SecretStr | None = Field(
+        default=None, description="Password of mqtt_username; never logged or shown."
+    )
+    mqtt_username: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="User name for brokers that require a login.",
+    )
     mqtt_client_id: str = "vth-gateway"
     mqtt_protocol: str = Field(default="3.1.1", description="'3.1.1' or '5'.")
-    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// brokers.")
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description=(
+            "CA bundle (PEM) the mqtts:// broker's certificate must be signed by; "
+            "unset: the system's CA certificates. The host name is always verified."
+        ),
+    )
+    mqtt_cert_file: Path | None = Field(
+        default=None,
+        description="Client certificate (PEM) for mqtts:// brokers that require one (mutual TLS).",
+    )
+    mqtt_key_file: Path | None = Field(
+        default=None,
+        validate_default=True,
+        description="Unencrypted private key (PEM) of mqtt_cert_file; set both or neither.",
+    )
     topic_template: str = Field(default="vth/{mba_id}/{sensor_id}")
     embedded_broker_port: int = Field(
         default=1883, ge=0, le=65535, description="0 picks a free port."
@@ -138,6 +160,11 @@ class Settings(BaseSettings):
     max_future_s: float = Field(
         default=300.0, ge=0, description="Samples stamped further ahead than this are quarantined."
     )
+    max_message_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Larger sensor messages (SenML or plain JSON) are quarantined unread.",
+    )
     quarantine_path: Path = Field(default=Path("var/quarantine.jsonl"))
     journal_archive_dir: Path | None = Field(
         default=Path("var/journal-archive"),
@@ -156,6 +183,35 @@ class Settings(BaseSettings):
     def _protocol(cls, value: str) -> str:
         if value not in ("3.1.1", "5"):
             raise ValueError("mqtt_protocol must be '3.1.1' or '5'")
+        return value
+
+    # Field validators, not a model validator: a model validator's error would show the
+    # whole input, the password included; these show only their own field's value.
+    @field_validator("mqtt_username")
+    @classmethod
+    def _username(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("mqtt_password") is not None:
+            raise ValueError("mqtt_password is set but mqtt_username is not")
+        return value
+
+    @field_validator("mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file")
+    @classmethod
+    def _tls_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (
+            info.field_name == "mqtt_key_file"
+            and "mqtt_cert_file" in info.data  # absent when it failed validation itself
+            and (value is None) != (info.data["mqtt_cert_file"] is None)
+        ):
+            raise ValueError(
+                "mqtt_cert_file and mqtt_key_file go together (a client certificate and "
+                "its key): set both or neither"
+            )
+        if value is None:
+            return value
+        if not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        if not (info.data.get("broker_url") or "").startswith(("mqtts://", "ssl://")):
+            raise ValueError(f"{info.field_name} is for TLS: broker_url must be mqtts://host:port")
         return value
 
     @field_validator("topic_template")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import BrokerInfo, Mosquitto
 from vth.demo.simulator import Publisher
@@ -177,3 +180,77 @@ def test_gateway_reconnects_after_a_broker_restart_and_keeps_receiving(
         gateway.stop()
     values = gateway.ingestor.buffer.to_dataset("avi")["NOx"].values.ravel().tolist()
     assert values == [float(i) for i in range(40)]
+
+
+def test_a_kept_session_counts_as_connected_before_the_suback_arrives(
+    mosquitto: Mosquitto, tmp_path: Path
+):
+    """Regression: Mosquitto answers the SUBACK only after the queued backlog, so start()
+    failed ("cannot connect") when the backlog took longer to drain than it waited."""
+    url = mosquitto.info.url
+    first = make_gateway(url, tmp_path, client_id="backlog-gw")
+    first.start()
+    first.stop()
+    publisher = Publisher(url, client_id="test-pub-backlog")
+    try:
+        publisher.publish(  # one second apart: all 20 000 lie in the past
+            [
+                (
+                    "vth/avi/cems-l1",
+                    json.dumps([{"bn": "cems-l1:", "bt": BT + i, "n": "NOx", "v": 1.0}]).encode(),
+                )
+                for i in range(20_000)
+            ]
+        )
+    finally:
+        publisher.close()
+    second = make_gateway(url, tmp_path, client_id="backlog-gw")
+    try:
+        second.start(wait=0.5)  # the 20 000 queued messages take longer than that
+        assert second.stats.connected
+        assert wait_for(lambda: len(second.ingestor.buffer) == 20_000, timeout=60)
+        assert second.wait_idle()
+        assert second.stats.connects == 1  # the later SUBACK does not count a second connect
+    finally:
+        second.stop()
+
+
+def test_session_present_marks_connected_once(tmp_path: Path):
+    from paho.mqtt.client import ConnectFlags
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    gateway = make_gateway(f"mqtt://127.0.0.1:{free_port()}", tmp_path)
+    ok = ReasonCode(PacketTypes.CONNACK, identifier=0)
+    gateway._on_connect(gateway._client, None, ConnectFlags(session_present=True), ok, None)
+    assert gateway.stats.connected and gateway.stats.connects == 1
+    granted = [ReasonCode(PacketTypes.SUBACK, identifier=1)]
+    gateway._on_subscribe(gateway._client, None, 1, granted, None)
+    assert gateway.stats.connects == 1
+    gateway._on_connect(gateway._client, None, ConnectFlags(session_present=False), ok, None)
+    assert gateway.stats.connects == 1  # a new session counts from its SUBACK
+    gateway._on_subscribe(gateway._client, None, 2, granted, None)
+    assert gateway.stats.connects == 2
+
+
+def test_publisher_sends_more_messages_than_mqtt_has_message_ids(mosquitto: Mosquitto):
+    """Regression: over 65535 messages in one publish() failed with ERR_QUEUE_SIZE."""
+    url = mosquitto.info.url
+    received: list[int] = []
+    counter = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="count-all")
+    subscribed = threading.Event()
+    counter.on_message = lambda client, userdata, message: received.append(1)
+    counter.on_subscribe = lambda *args: subscribed.set()
+    counter.connect("127.0.0.1", mosquitto.port)
+    counter.subscribe("count/#", qos=0)
+    counter.loop_start()
+    publisher = Publisher(url, client_id="test-pub-many")
+    try:
+        assert subscribed.wait(10)
+        n = 70_000
+        assert publisher.publish(("count/x", b"1") for _ in range(n)) == n
+        assert wait_for(lambda: len(received) == n, timeout=30)
+    finally:
+        publisher.close()
+        counter.disconnect()
+        counter.loop_stop()

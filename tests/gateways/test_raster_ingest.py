@@ -84,7 +84,7 @@ def test_corrupt_and_oversized_images_are_quarantined_with_file_payloads(
     assert rasters.ingest("vth/rasters/drone-1", good[:4000], NOW) == 0
     assert rasters.ingest("vth/rasters/drone-1", b"\x00" * 3_000_000, NOW) == 0
     assert rasters.ingest("vth/rasters/drone-1", b'{"type": "Feature"}', NOW) == 0
-    assert rasters.ingest("vth/rasters/drone-1", good, NOW) >= 1  # good ones still flow
+    assert rasters.ingest("vth/rasters/drone-1", good, NOW) == 2  # good ones still flow
     entries = quarantined(tmp_path / "q.jsonl")
     assert len(entries) == 3
     assert "GeoTIFF" in entries[0]["reason"]
@@ -93,8 +93,11 @@ def test_corrupt_and_oversized_images_are_quarantined_with_file_payloads(
     # large payloads are kept whole as files, small ones inline
     assert entries[0]["payload_encoding"] == "file"
     assert Path(entries[0]["payload"]).read_bytes() == good[:4000]
+    assert entries[1]["payload_encoding"] == "file"
+    assert Path(entries[1]["payload"]).stat().st_size == 3_000_000
     assert entries[2]["payload_encoding"] == "utf-8"
     assert rasters.stats.quarantined == 3 and rasters.stats.messages == 4
+    assert rasters.stats.scenes == 2 and rasters.stats.outside == 0
     assert len(list((tmp_path / "spool").glob("*.raster"))) == 1
 
 

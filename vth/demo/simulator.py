@@ -22,6 +22,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from vth.gateways.errors import BrokerError
 from vth.gateways.mqtt import BrokerAddress
 from vth.gateways.topics import TopicTemplate
 from vth.models import MbaProfile, Sensor
@@ -197,6 +198,9 @@ class StreamSimulator:
 class Publisher:
     """A small paho client publishing QoS 1 messages (the sensors' side of the demo)."""
 
+    #: Messages in flight at most before waiting for their acknowledgements.
+    CHUNK = 20_000
+
     def __init__(self, broker_url: str, client_id: str = "vth-simulator") -> None:
         address = BrokerAddress.parse(broker_url)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
@@ -207,10 +211,30 @@ class Publisher:
     def publish(
         self, messages: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]], qos: int = 1
     ) -> int:
-        """Publish and wait until the broker has every message; return the count."""
-        infos = [self.client.publish(topic, payload, qos=qos) for topic, payload in messages]
+        """Publish and wait until the broker has every message; return the count.
+
+        Messages go out in chunks of :attr:`CHUNK`, each acknowledged before the next:
+        paho's message ids wrap at 65535, so more than that in flight would collide.
+
+        Raises
+        ------
+        BrokerError
+            When the broker has not acknowledged a message within 30 s.
+        """
+        count = 0
+        chunk: list[mqtt.MQTTMessageInfo] = []
+        for topic, payload in messages:
+            chunk.append(self.client.publish(topic, payload, qos=qos))
+            if len(chunk) == self.CHUNK:
+                count += self._wait(chunk)
+                chunk = []
+        return count + self._wait(chunk)
+
+    def _wait(self, infos: list[mqtt.MQTTMessageInfo]) -> int:
         for info in infos:
             info.wait_for_publish(timeout=30)
+            if not info.is_published():
+                raise BrokerError(f"the broker did not acknowledge message {info.mid} within 30 s")
         return len(infos)
 
     def close(self) -> None:

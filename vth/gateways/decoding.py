@@ -122,6 +122,8 @@ def decode_payload(
             f"no decoder named {fmt!r}; known: {', '.join(sorted(_DECODERS))}"
         ) from None
     raw, problems = decoder(data, sensor_id, now_ns)
+    if not raw and not problems:  # e.g. a SenML pack of base records only: not silently dropped
+        problems = ["payload holds no readings (no record has a value)"]
     out = Decoded(problems=list(problems))
     for r in raw:
         problem = _check(r, now_ns, max_future_ns)
@@ -146,7 +148,7 @@ def _check(r: RawReading, now_ns: int, max_future_ns: int) -> str | None:
         ahead = (r.time_ns - now_ns) / 1e9
         return (
             f"{where}: time is {ahead:.0f} s ahead of the gateway clock "
-            f"(more than {max_future_ns / 1e9:.0f} s); check the sensor's clock"
+            f"(more than {max_future_ns / 1e9:.0f} s): clock skew; check the sensor's clock"
         )
     if r.time_ns < EARLIEST_NS:
         seconds = r.time_ns / 1e9

@@ -10,9 +10,11 @@ client reconnects with exponential backoff.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -23,7 +25,7 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, LogLevel, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -40,6 +42,11 @@ log = logging.getLogger(__name__)
 
 _BATCH = 2000
 _SESSION_EXPIRY_S = 7 * 24 * 3600
+
+#: CONNACK refusals (MQTT 5 reason codes; paho maps the 3.1.1 return codes onto them)
+#: that retrying cannot cure: unsupported protocol version, client identifier not valid,
+#: bad user name or password, not authorised, banned, bad authentication method.
+_FATAL_CONNACK = frozenset({132, 133, 134, 135, 138, 140})
 
 
 #: What this gateway brings in, for the technology inventory.
@@ -118,6 +125,10 @@ class Ingestor:
     rasters
         Takes the messages on raster topics (images); None: raster topics are treated
         like any other topic.
+    max_message_bytes
+        Larger messages on stream topics are quarantined unread (1 MiB by default;
+        ``VTH_MAX_MESSAGE_BYTES``). Raster topics have their own limit
+        (:class:`~vth.gateways.raster_ingest.RasterIngestor` ``max_bytes``).
     """
 
     def __init__(
@@ -128,8 +139,12 @@ class Ingestor:
         known_mba_ids: Collection[str] | None = None,
         max_future_s: float = 300.0,
         rasters: RasterIngestor | None = None,
+        max_message_bytes: int = 1_048_576,
     ) -> None:
+        if max_message_bytes <= 0:
+            raise ValueError(f"max_message_bytes must be positive, got {max_message_bytes}")
         self.rasters = rasters
+        self.max_message_bytes = max_message_bytes
         self.buffer = buffer
         self.quarantine = quarantine
         self.topics = topics
@@ -149,6 +164,11 @@ class Ingestor:
             outcome.journal = False
             return outcome
         try:
+            if len(payload) > self.max_message_bytes:
+                raise DecodeError(
+                    f"message of {len(payload)} bytes is larger than the "
+                    f"{self.max_message_bytes}-byte limit (VTH_MAX_MESSAGE_BYTES)"
+                )
             mba_id, sensor_id = self.topics.parse(topic)
             if self.known_mba_ids is not None and mba_id not in self.known_mba_ids:
                 raise TopicError(
@@ -172,6 +192,15 @@ class Ingestor:
         return outcome
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MqttGateway:
     """Subscribes to a broker and feeds an :class:`Ingestor`.
 
@@ -186,9 +215,13 @@ class MqttGateway:
     protocol
         ``"3.1.1"`` or ``"5"``; MQTT 5 allows shared subscriptions (``$share/vth/...``).
     username, password
-        Broker credentials, if it requires them.
+        Broker credentials, if it requires them. The password is never logged.
     ca_file
-        CA bundle for TLS (``mqtts://``); the system's when None.
+        CA bundle for TLS (``mqtts://``); the system's when None. The broker's certificate
+        must be signed by it and name the broker's host (hostname verification is always on).
+    cert_file, key_file
+        Client certificate and its (unencrypted) private key, PEM, for brokers that require
+        one (mutual TLS, ``mqtts://`` only); both or neither.
     qos
         Subscription QoS; 1 by default (at least once, deduplicated by the buffer).
     journal
@@ -207,6 +240,8 @@ class MqttGateway:
         username: str | None = None,
         password: str | None = None,
         ca_file: Path | None = None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
         qos: int = 1,
         journal: Journal | None = None,
         subscription: str | None = None,
@@ -230,8 +265,17 @@ class MqttGateway:
             maxsize=100_000
         )
         self._connected = threading.Event()
+        # set when the first connection attempt is over: subscribed, or failed for good
+        self._settled = threading.Event()
+        self._marked = False  # this connection already counted as up
+        self._failure: str | None = None  # why the broker cannot be used, as the error says
+        self._last_error: str | None = None  # the latest transient failure, for the timeout
+        self._socket_error: str | None = None  # what paho logged when a read failed
         self._worker: threading.Thread | None = None
-        self._client = self._make_client(username, password, ca_file)
+        self.username = username
+        self.ca_file = ca_file
+        self.cert_file = cert_file
+        self._client = self._make_client(username, password, ca_file, cert_file, key_file)
 
     @property
     def stats(self) -> GatewayStats:
@@ -239,8 +283,26 @@ class MqttGateway:
         return self.ingestor.stats
 
     def _make_client(
-        self, username: str | None, password: str | None, ca_file: Path | None
+        self,
+        username: str | None,
+        password: str | None,
+        ca_file: Path | None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
     ) -> mqtt.Client:
+        where = f"{self.address.host}:{self.address.port}"
+        if (cert_file is None) != (key_file is None):
+            raise BrokerError(
+                "a client certificate for MQTT needs both a certificate file and a key file "
+                f"(got cert_file={cert_file}, key_file={key_file})"
+            )
+        if not self.address.tls and (ca_file or cert_file):
+            raise BrokerError(
+                f"a CA file or client certificate is set for MQTT broker {where}, but the "
+                "broker URL is not mqtts://: TLS would be off; use an mqtts:// URL"
+            )
+        if password is not None and username is None:
+            raise BrokerError("an MQTT password is set without a username")
         v5 = self.protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -253,11 +315,38 @@ class MqttGateway:
         client.max_inflight_messages_set(1000)
         if username is not None:
             client.username_pw_set(username, password)
+            if (
+                password is not None
+                and not self.address.tls
+                and not _is_loopback(self.address.host)
+            ):
+                log.warning(
+                    "the MQTT password goes unencrypted to %s (mqtt://); use mqtts://", where
+                )
         if self.address.tls:
-            client.tls_set(
-                ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
-            )
+            # PROTOCOL_TLS_CLIENT verifies the chain and the host name; never tls_insecure_set
+            try:
+                client.tls_set(
+                    ca_certs=str(ca_file) if ca_file else None,
+                    certfile=str(cert_file) if cert_file else None,
+                    keyfile=str(key_file) if key_file else None,
+                    tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                    # a key file with a passphrase fails here instead of prompting on a tty
+                    keyfile_password="" if key_file else None,
+                )
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                what = f"CA file {ca_file}" if ca_file else "the system's CA certificates"
+                if cert_file:
+                    what += (
+                        f" or client certificate {cert_file} and key {key_file} "
+                        "(PEM; the key unencrypted)"
+                    )
+                raise BrokerError(
+                    f"TLS for MQTT broker {where}: cannot load {what}: {exc}"
+                ) from None
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_log = self._on_log  # until the first connection: keeps the errors paho logs
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -286,10 +375,17 @@ class MqttGateway:
             kwargs = {"clean_start": False, "properties": props}
         self._client.connect_async(self.address.host, self.address.port, keepalive=30, **kwargs)
         self._client.loop_start()
-        if wait is not None and not self._connected.wait(wait):
+        if wait is None:
+            return
+        self._settled.wait(wait)
+        if self._failure is not None:  # refused or TLS failed: retrying will not help
+            self.stop(timeout=2.0)
+            raise BrokerError(self._failure)
+        if not self._settled.is_set():
+            last = f"; last error: {self._last_error}" if self._last_error else ""
             raise BrokerError(
                 f"cannot connect to MQTT broker {self.address.host}:{self.address.port} "
-                f"within {wait:.0f} s; "
+                f"within {wait:.0f} s{last}; "
                 f"is it running? (the gateway keeps retrying)"
             )
 
@@ -316,9 +412,74 @@ class MqttGateway:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            log.error("MQTT connect refused: %s", reason)
+            who = f"user {self.username!r}" if self.username is not None else "no username given"
+            message = (
+                f"MQTT broker {self.address.host}:{self.address.port} refused the connection "
+                f"({who}): {str(reason).lower()}"
+            )
+            if reason.value in (134, 135):  # Mosquitto says "not authorized" to a bad password
+                message += (
+                    "; check the user name and password (VTH_MQTT_USERNAME, VTH_MQTT_PASSWORD)"
+                    if self.username is not None
+                    else "; the broker requires a login: "
+                    "set VTH_MQTT_USERNAME and VTH_MQTT_PASSWORD"
+                )
+            log.error("%s", message)
+            if reason.value in _FATAL_CONNACK:
+                self._fail(message)
+            else:
+                self._last_error = message
             return
+        self._marked = False
+        if getattr(flags, "session_present", False):
+            # the broker kept our session and its subscriptions: we are receiving already, and
+            # it sends the SUBACK below only after the queued backlog, which may take longer
+            # than start() waits
+            self._mark_connected()
         client.subscribe([(s, self.qos) for s in self.subscriptions])
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this inside its `except OSError` around the connect: the error is current
+        exc = sys.exc_info()[1]
+        detail = str(exc) if exc is not None else "connection failed"
+        if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+            self._fail(self._tls_failure(detail, verify=isinstance(exc, ssl.CertificateError)))
+        elif self.address.tls and (
+            isinstance(exc, ConnectionResetError)
+            or (isinstance(exc, TimeoutError) and "handshake" in detail)
+        ):  # what a plain listener does to a TLS handshake
+            self._last_error = f"{detail} in the TLS handshake (not a TLS listener?)"
+        else:
+            self._last_error = detail
+
+    def _on_log(self, client: mqtt.Client, userdata: Any, level: int, buf: str) -> None:
+        if level == LogLevel.MQTT_LOG_ERR and buf.startswith("failed to receive on socket: "):
+            self._socket_error = buf.removeprefix("failed to receive on socket: ")
+
+    def _tls_failure(self, detail: str, *, verify: bool = False) -> str:
+        trust = f"CA file {self.ca_file}" if self.ca_file else "the system's CA certificates"
+        if verify:  # we do not trust the broker
+            hint = (
+                f"the broker's certificate must be signed by {trust} (VTH_MQTT_CA_FILE) "
+                f"and name the host {self.address.host}"
+            )
+        elif "certificate required" in detail.lower() and self.cert_file is None:
+            hint = (
+                "the broker requires a client certificate: set VTH_MQTT_CERT_FILE "
+                "and VTH_MQTT_KEY_FILE"
+            )
+        elif "alert" in detail.lower() and self.cert_file is not None:  # it does not trust us
+            hint = f"the broker refused the client certificate {self.cert_file}"
+        else:
+            hint = f"is it a TLS listener? the CA in use is {trust}"
+        return (
+            f"TLS with MQTT broker {self.address.host}:{self.address.port} failed: {detail}; {hint}"
+        )
+
+    def _fail(self, message: str) -> None:
+        if not self._settled.is_set():
+            self._failure = message
+            self._settled.set()
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
@@ -328,9 +489,18 @@ class MqttGateway:
         if failed:
             log.error("MQTT subscription to %s refused: %s", self.subscription, failed[0])
             return
+        self._mark_connected()
+
+    def _mark_connected(self) -> None:
+        """Count a connection as up once per connect: from the SUBACK or a kept session."""
+        if self._marked:
+            return
+        self._marked = True
         self.stats.connected = True
         self.stats.connects += 1
         self._connected.set()
+        self._settled.set()
+        self._client.on_log = None  # formatting every packet's log line would cost throughput
         log.info(
             "connected to %s:%s, subscribed to %s",
             self.address.host,
@@ -343,6 +513,13 @@ class MqttGateway:
     ) -> None:
         self.stats.connected = False
         self._connected.clear()
+        error, self._socket_error = self._socket_error, None
+        if not self._settled.is_set() and error:
+            if self.address.tls and "SSL" in error:
+                # a TLS alert after the handshake, e.g. "certificate required"
+                self._fail(self._tls_failure(error))
+            else:
+                self._last_error = error
         if reason.is_failure:
             log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
 
