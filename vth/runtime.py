@@ -20,6 +20,7 @@ import xarray as xr
 from fastapi import FastAPI
 
 from vth.api.app import access_control, create_app
+from vth.api.errors import StoreError
 from vth.api.forwarding.forwarder import Forwarder
 from vth.api.store import AlertStore
 from vth.api.workflow_config import load_workflow_config
@@ -51,6 +52,11 @@ from vth.sensing.scene_inbox import Delivery, SceneInbox
 from vth.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Alerts kept in memory while the store refuses them (locked, full, down), at most;
+#: beyond it the oldest are dropped (stream alerts are found again as long as the
+#: buffer holds their data; an image stays spooled until its alerts are stored).
+MAX_UNSTORED_ALERTS = 10_000
 
 
 def mba_alerts(
@@ -187,6 +193,7 @@ class Service:
             self.topics,
             known_mba_ids=[*self.profiles, *self.networks],
             max_future_s=settings.max_future_s,
+            max_message_bytes=settings.max_message_bytes,
             rasters=self.raster_ingestor,
         )
         self.journal = Journal(settings.journal_path) if settings.journal_path else None
@@ -197,6 +204,10 @@ class Service:
         self.detection_runs = 0
         self.last_errors: list[str] = []
         self.alerts_created = 0
+        #: Alerts of rounds whose storing failed, by id, stored with the next round's.
+        self.unstored: dict[str, Alert] = {}
+        #: Images judged in those rounds: unspooled once their alerts are stored.
+        self._unstored_deliveries: list[Delivery] = []
 
     @property
     def broker_url(self) -> str:
@@ -223,6 +234,8 @@ class Service:
             username=self.settings.mqtt_username,
             password=password,
             ca_file=self.settings.mqtt_ca_file,
+            cert_file=self.settings.mqtt_cert_file,
+            key_file=self.settings.mqtt_key_file,
             journal=self.journal,
         )
         self.gateway.replay_journal()
@@ -258,7 +271,14 @@ class Service:
             self.stop()
 
     def run_detection_once(self) -> int:
-        """Run every detector over the buffer and store the alerts; return how many are new."""
+        """Run every detector over the buffer and store the alerts; return how many are new.
+
+        When the store refuses them (locked, full, unreachable) the round's alerts are
+        kept and stored with the next round's, the images judged stay spooled until
+        then, and the failure is in :attr:`last_errors` (so ``/health`` reports it);
+        the round then returns 0. Alert ids are deterministic, so an alert detected
+        again meanwhile is stored once.
+        """
         retention = np.timedelta64(int(self.settings.buffer_retention_h * 3600), "s")
         since = np.datetime64(time.time_ns(), "ns") - retention
         datasets = {g: self.buffer.to_dataset(g, since=since) for g in self.buffer.mba_ids()}
@@ -270,14 +290,36 @@ class Service:
         deliveries = self.scenes.take()
         for delivery in deliveries:
             alerts.extend(self._judge(delivery, datasets, errors))
-        new = self.store.upsert_many(alerts)
-        for delivery in deliveries:  # judged and stored: the spooled image can go
-            self.scenes.done(delivery)
+        new = self._store(alerts, deliveries, errors)
         self.detection_runs += 1
         self.alerts_created += new
         self.last_errors = errors
         for error in errors:
             log.error("detection: %s", error)
+        return new
+
+    def _store(self, alerts: list[Alert], deliveries: list[Delivery], errors: list[str]) -> int:
+        """Store this round's alerts and those kept from failed rounds; how many are new."""
+        pending = dict(self.unstored)
+        pending.update((alert.id, alert) for alert in alerts)  # the newest detection wins
+        self._unstored_deliveries.extend(deliveries)
+        try:
+            new = self.store.upsert_many(pending.values())
+        except StoreError as exc:
+            dropped = max(0, len(pending) - MAX_UNSTORED_ALERTS)
+            self.unstored = dict(list(pending.items())[dropped:])
+            message = (
+                f"alert store unavailable ({exc}); {len(self.unstored)} alert(s) kept "
+                "for the next round"
+            )
+            if dropped:
+                message += f", {dropped} older one(s) dropped"
+            errors.append(message)
+            return 0
+        self.unstored = {}
+        for delivery in self._unstored_deliveries:  # judged and stored: the image can go
+            self.scenes.done(delivery)
+        self._unstored_deliveries = []
         return new
 
     def _judge(
@@ -392,6 +434,7 @@ class Service:
             "quarantined": stats.quarantined,
             "detection_runs": self.detection_runs,
             "detection_errors": self.last_errors[:10],
+            "unstored_alerts": len(self.unstored),
             "rasters": {
                 "messages": self.raster_ingestor.stats.messages,
                 "scenes": self.raster_ingestor.stats.scenes,

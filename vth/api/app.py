@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, c
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from vth import __version__
 from vth.api.auth import AccessControl, load_keys
@@ -122,6 +123,7 @@ def create_app(
     app.state.tile_url = tile_url
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.add_exception_handler(StoreError, _store_unavailable)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(WorkflowError, _conflict)
     app.add_exception_handler(VthError, _vth_error)
     for router in (
@@ -195,6 +197,20 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": str(exc), "error": type(exc).__name__},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a database failure that got past the store (which raises StoreError).
+
+    The detail is the driver's message ("database is locked", "database or disk is
+    full"), never the SQL statement or its parameters.
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    reason = str(orig) if orig is not None else type(exc).__name__
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"alert store unavailable: {reason}", "error": "StoreError"},
     )
 
 

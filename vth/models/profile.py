@@ -7,7 +7,9 @@ heat sources and its permitted methane emission. See DESIGN.md section 2.
 
 from __future__ import annotations
 
+import math
 import re
+import reprlib
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -289,7 +291,8 @@ class OperatingHours(_Model):
     def _known_timezone(cls, tz: str) -> str:
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        # OSError: a folder of the zone database ('America') or a name too long for a file
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {tz!r}; use an IANA name") from exc
         return tz
 
@@ -372,6 +375,16 @@ class MbaProfile(_Model):
             for point in ring:
                 if not (isinstance(point, list) and len(point) == 2):
                     raise ValueError("footprint points must be [lon, lat] pairs")
+                if not all(_is_number(x) for x in point):
+                    raise ValueError(
+                        f"footprint point {reprlib.repr(point)} is not two numbers [lon, lat]"
+                    )
+                lon, lat = point
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError(
+                        f"footprint point {reprlib.repr(point)} is not [lon, lat] in WGS84 "
+                        "(lon -180..180, lat -90..90)"
+                    )
         return footprint
 
     @model_validator(mode="after")
@@ -403,6 +416,13 @@ class MbaProfile(_Model):
         if self.operating_hours is None:
             return np.ones(len(times), dtype=bool)
         return self.operating_hours.mask(times)
+
+
+def _is_number(value: object) -> bool:
+    """A finite int or float (not a bool, which YAML's true/false would give)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def reference_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
