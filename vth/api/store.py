@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    bindparam,
     create_engine,
     event,
     func,
@@ -47,6 +48,8 @@ from vth.models.workflow import (
     LhsoDecision,
     StatusChange,
 )
+
+_T = TypeVar("_T")
 
 #: Attempts of one write when another writer inserts the same alert id meanwhile.
 _MAX_ATTEMPTS = 3
@@ -90,6 +93,12 @@ class AlertStore:
         self._lock: threading.Lock | None = (
             threading.Lock() if _is_sqlite_memory(self.engine.url) else None
         )
+        # SQLite lets one writer in at a time; others wait in its busy handler, which
+        # sleeps in growing steps (up to 100 ms) and is unfair. The writers of this
+        # process queue here instead; those of other processes still meet the busy timeout.
+        self._write_lock: threading.Lock | None = self._lock
+        if self._write_lock is None and self.engine.url.get_backend_name() == "sqlite":
+            self._write_lock = threading.Lock()
         try:
             self.create_schema()
         except StoreError:
@@ -110,7 +119,7 @@ class AlertStore:
 
         Runs the Alembic migrations of :mod:`vth.api.migrations` to the newest one.
         """
-        with self._failures("create the alerts table"), self._serialised():
+        with self._failures("create the alerts table"), self._writing():
             upgrade_schema(self.engine)
 
     def upsert(self, alert: Alert, actor: str = "detector") -> bool:
@@ -137,16 +146,51 @@ class AlertStore:
         batch = builtins.list(alerts)
         if not batch:
             return 0
-        with self._failures(f"store {len(batch)} alert(s)"):
+
+        def store(conn: Connection, now: datetime) -> int:
+            return sum(workflow.store_alert(conn, a, self.policy, now, actor) for a in batch)
+
+        return self._write(f"store {len(batch)} alert(s)", store)
+
+    def submit(self, alert: Alert, actor: str) -> Submission:
+        """Store an alert unless its id is another MBA's, and read it back: ``POST /alerts``.
+
+        One transaction does what :meth:`get`, :meth:`upsert` and :meth:`get` again
+        would, so no other writer comes in between and the request takes one
+        connection instead of three.
+
+        Returns
+        -------
+        Submission
+            The stored alert as read back and whether it is new; or, when an alert with
+            this id belongs to another MBA, that MBA and nothing written.
+        """
+
+        def store(conn: Connection, now: datetime) -> tuple[Any, bool, str | None]:
+            other = conn.execute(_MBA_OF, {"alert_id": alert.id}).scalar_one_or_none()
+            if other is not None and other != alert.mba_id:
+                return None, False, other
+            new = workflow.store_alert(conn, alert, self.policy, now, actor)
+            return conn.execute(_GET, {"alert_id": alert.id}).one(), new, None
+
+        row, new, other = self._write("store 1 alert(s)", store)
+        if row is None:
+            return Submission(None, new=False, other_mba=other)
+        # rebuilt outside the transaction: other writers need not wait for it
+        return Submission(_alert_from_row(row), new=new)
+
+    def _write(self, action: str, work: Callable[[Connection, datetime], _T]) -> _T:
+        """Run ``work(conn, now)`` in a write transaction, retried when rolled back.
+
+        A concurrent insert of the same alert id, or a deadlock PostgreSQL broke, rolls
+        it back; it runs again, at most :data:`_MAX_ATTEMPTS` times in all.
+        """
+        with self._failures(action):
             attempt = 1
             while True:
                 try:
-                    with self._serialised(), self.engine.begin() as conn:
-                        now = datetime.now(UTC)
-                        return sum(
-                            workflow.store_alert(conn, alert, self.policy, now, actor)
-                            for alert in batch
-                        )
+                    with self._writing(), self.engine.begin() as conn:
+                        return work(conn, datetime.now(UTC))
                 except DBAPIError as exc:
                     # Another writer inserted one of these ids after we found no row
                     # (or PostgreSQL broke a lock cycle). Ours was rolled back; the next
@@ -157,13 +201,12 @@ class AlertStore:
 
     def get(self, alert_id: str) -> Alert | None:
         """Return the stored alert with this id, or None."""
-        query = select(*_READ).where(AlertRow.id == alert_id)
         with (
             self._failures(f"read alert {alert_id}"),
             self._serialised(),
             self.engine.connect() as conn,
         ):
-            row = conn.execute(query).one_or_none()
+            row = conn.execute(_GET, {"alert_id": alert_id}).one_or_none()
         return None if row is None else _alert_from_row(row)
 
     def change_status(self, alert_id: str, change: StatusChange, actor: str) -> Alert | None:
@@ -332,9 +375,12 @@ class AlertStore:
     def _serialised(self) -> AbstractContextManager[object]:
         return self._lock if self._lock is not None else nullcontext()
 
+    def _writing(self) -> AbstractContextManager[object]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
     @contextmanager
     def _transaction(self, action: str) -> Iterator[Connection]:
-        with self._failures(action), self._serialised(), self.engine.begin() as conn:
+        with self._failures(action), self._writing(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -359,6 +405,24 @@ _READ = (
     AlertRow.incident_id,
     AlertRow.lhso_decision,
 )
+
+#: One alert by id (built once: building a statement costs more than running it).
+_GET = select(*_READ).where(AlertRow.id == bindparam("alert_id"))
+#: The MBA of an alert id.
+_MBA_OF = select(AlertRow.mba_id).where(AlertRow.id == bindparam("alert_id"))
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What :meth:`AlertStore.submit` did."""
+
+    #: The stored alert as read back; None when the id is another MBA's.
+    alert: Alert | None
+    #: True when the alert is new, False when an alert with its id existed.
+    new: bool
+    #: The MBA of the stored alert with this id when it is not the submitted alert's:
+    #: then nothing was written.
+    other_mba: str | None = None
 
 
 def _alert_from_row(row: Any) -> Alert:

@@ -311,15 +311,15 @@ def post_alert(
             detail=f"unknown mba_id {alert.mba_id!r}; known: {known}",
         )
     check_scope(principal, alert.mba_id, profiles)
-    stored = store.get(alert.id)
-    if stored is not None and stored.mba_id != alert.mba_id:
-        check_scope(principal, stored.mba_id, profiles)
+    # the store takes what was measured; the workflow fields are its own
+    submitted = store.submit(alert, actor=principal.name)
+    if submitted.other_mba is not None:
+        check_scope(principal, submitted.other_mba, profiles)
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            detail=f"alert {alert.id} is an alert of MBA {stored.mba_id}, not {alert.mba_id}",
+            detail=f"alert {alert.id} is an alert of MBA {submitted.other_mba}, not {alert.mba_id}",
         )
     response.headers["Location"] = str(request.url_for("get_alert", alert_id=alert.id))
-    # the store takes what was measured; the workflow fields are its own
-    if not store.upsert(alert, actor=principal.name):
+    if not submitted.new:
         response.status_code = status.HTTP_200_OK
-    return found(store.get(alert.id), alert.id)
+    return found(submitted.alert, alert.id)
