@@ -139,7 +139,7 @@ def two_alerts() -> list[Alert]:
 def test_an_empty_database_is_upgraded_to_the_newest_revision(engine: Engine) -> None:
     upgrade_schema(engine)
 
-    assert version(engine) == HEAD == "0003_workflow"
+    assert version(engine) == HEAD == "0004_lhso_history_index"
     assert set(inspect(engine).get_table_names()) == TABLES
 
 

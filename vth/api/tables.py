@@ -67,6 +67,7 @@ class AlertRow(_Base):
         Index("ix_alerts_kind", "kind"),
         Index("ix_alerts_status", "status"),
         Index("ix_alerts_incident_id", "incident_id"),
+        Index("ix_alerts_mba_id_status_start", "mba_id", "status", "start"),  # LHSO history
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
