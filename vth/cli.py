@@ -450,7 +450,7 @@ def serve(
     import uvicorn
 
     from vth.api.app import access_control
-    from vth.api.auth import is_loopback
+    from vth.hosts import is_loopback
     from vth.runtime import Service
     from vth.settings import load_settings
 

@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE_PROFILES, _require_mosquitto, _wait_for_port
+from tests.gateways.test_mqtt_gateway import wait_for
 from vth.cli import app
 from vth.gateways.broker import free_port
 from vth.gateways.errors import BrokerError
@@ -272,15 +273,6 @@ def publish(port: int, n: int, *, tls: SecureBroker | None = None) -> None:
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
 
 
 def assert_flows(gateway: MqttGateway, port: int, broker: SecureBroker, n: int = 25) -> None:

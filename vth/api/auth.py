@@ -17,7 +17,6 @@ address only.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vth.hosts import is_loopback as is_loopback  # where the API may listen without keys
 from vth.models import MbaProfile
 from vth.models.errors import FieldProblem, SettingsFileError
 from vth.models.yamlfile import read_yaml_model
@@ -107,16 +107,6 @@ class AccessControl:
     def identify(self, key: str) -> Principal | None:
         """The principal holding this key, or None when it is not known."""
         return self._by_digest.get(digest(key))
-
-
-def is_loopback(host: str) -> bool:
-    """Tell whether an address to listen on is reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def digest(key: str) -> str:
