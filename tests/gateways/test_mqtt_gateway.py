@@ -31,7 +31,11 @@ def nox_pack(i: int, sensor: str = "cems-l1") -> bytes:
 
 
 def make_gateway(
-    url: str, tmp_path: Path, client_id: str = "test-gw", journal: bool = False
+    url: str,
+    tmp_path: Path,
+    client_id: str = "test-gw",
+    journal: bool = False,
+    protocol: str = "3.1.1",
 ) -> MqttGateway:
     ingestor = Ingestor(
         StreamBuffer(),
@@ -43,6 +47,7 @@ def make_gateway(
         ingestor,
         url,
         client_id=client_id,
+        protocol=protocol,
         journal=Journal(tmp_path / "j.jsonl") if journal else None,
     )
 
@@ -254,3 +259,33 @@ def test_publisher_sends_more_messages_than_mqtt_has_message_ids(mosquitto: Mosq
         publisher.close()
         counter.disconnect()
         counter.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_batched_acks_leave_nothing_to_redeliver(mosquitto: Mosquitto, tmp_path: Path, protocol):
+    """The gateway acknowledges a batch's QoS 1 messages in one write: after a clean stop
+    and a restart on the same session the broker redelivers none of them."""
+    url = mosquitto.info.url
+    first = make_gateway(url, tmp_path, client_id=f"acks-{protocol}", protocol=protocol)
+    first.start()
+    publisher = Publisher(url, client_id=f"test-pub-acks-{protocol}")
+    try:
+        publisher.publish([("vth/avi/cems-l1", nox_pack(i)) for i in range(500)])
+        assert wait_for(lambda: len(first.ingestor.buffer) == 500)
+        assert first.wait_idle()
+        time.sleep(0.5)  # the acks reach the broker before the disconnect
+        first.stop()
+        publisher.publish([("vth/avi/cems-l1", nox_pack(i)) for i in range(500, 600)])
+    finally:
+        publisher.close()
+    second = make_gateway(url, tmp_path, client_id=f"acks-{protocol}", protocol=protocol)
+    second.start()
+    try:
+        assert wait_for(lambda: second.stats.messages >= 100)
+        time.sleep(0.5)  # anything redelivered would arrive meanwhile
+        assert second.wait_idle()
+    finally:
+        second.stop()
+    assert second.stats.messages == 100  # exactly those published while it was away
+    assert second.stats.duplicates == 0
+    assert first.stats.messages == 500 and first.ingestor.quarantine.count == 0

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from vth.gateways.errors import DecodeError
 from vth.sensing.errors import UnitError
@@ -24,8 +24,7 @@ from vth.sensing.units import canonical_unit, to_canonical
 EARLIEST_NS = 946_684_800 * 10**9
 
 
-@dataclass(frozen=True)
-class RawReading:
+class RawReading(NamedTuple):
     """A reading as decoded, before unit conversion and checks."""
 
     sensor_id: str
@@ -63,8 +62,18 @@ def decoder_names() -> list[str]:
     return sorted(_DECODERS)
 
 
+_builtin_loaded = False
+
+
 def _load_builtin() -> None:
-    from vth.gateways import plain_json, senml  # noqa: F401  (registers on import)
+    global _builtin_loaded
+    if not _builtin_loaded:
+        from vth.gateways import plain_json, senml  # noqa: F401  (registers on import)
+
+        _builtin_loaded = True
+
+
+_JSON = json.JSONDecoder()  # what json.loads uses, without its per-call checks
 
 
 def parse_json(payload: bytes) -> Any:
@@ -73,10 +82,12 @@ def parse_json(payload: bytes) -> Any:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError(f"payload is not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
+    if not text or (text[0].isspace() and not text.strip()):
         raise DecodeError("payload is empty")
     try:
-        return json.loads(text)
+        if text[0] == "\ufeff":  # json.loads names the byte-order mark
+            return json.loads(text)
+        return _JSON.decode(text)
     except json.JSONDecodeError as exc:
         raise DecodeError(
             f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -125,19 +136,52 @@ def decode_payload(
     if not raw and not problems:  # e.g. a SenML pack of base records only: not silently dropped
         problems = ["payload holds no readings (no record has a value)"]
     out = Decoded(problems=list(problems))
+    readings, out_problems = out.readings, out.problems
+    latest_ns = now_ns + max_future_ns
+    isfinite = math.isfinite
+    units = _UNITS_CACHE
     for r in raw:
-        problem = _check(r, now_ns, max_future_ns)
-        if problem is not None:
-            out.problems.append(problem)
+        value, time_ns = r.value, r.time_ns
+        if not isfinite(value) or time_ns > latest_ns or time_ns < EARLIEST_NS:
+            out_problems.append(_check(r, now_ns, max_future_ns) or "")  # never None here
             continue
-        try:
-            unit = canonical_unit(r.quantity, r.unit)
-        except UnitError as exc:
-            out.problems.append(f"{r.sensor_id}/{r.quantity}: {exc}")
-            continue
-        value = float(to_canonical(r.value, r.unit))  # type: ignore[arg-type]
-        out.readings.append(Reading(r.sensor_id, r.quantity, r.time_ns, value, unit))
+        quantity, unit = r.quantity, r.unit
+        known = units.get((quantity, unit))
+        if known is None:
+            try:
+                known = _canonical(quantity, unit)
+            except UnitError as exc:
+                out_problems.append(f"{r.sensor_id}/{quantity}: {exc}")
+                continue
+        canonical, identity = known
+        converted = value if identity else to_canonical(value, unit)  # type: ignore[arg-type]
+        value = float(converted)
+        readings.append(Reading(r.sensor_id, quantity, time_ns, value, canonical))
     return out
+
+
+#: (quantity, unit) -> (canonical unit, whether values stay as they are); bounded, as
+#: quantities come from the payloads.
+_UNITS_CACHE: dict[tuple[str, str | None], tuple[str, bool]] = {}
+_UNITS_CACHE_MAX = 4096
+
+
+def _canonical(quantity: str, unit: str | None) -> tuple[str, bool]:
+    """``(canonical unit, whether conversion to it is the identity)``, remembered.
+
+    Raises
+    ------
+    UnitError
+        As :func:`~vth.sensing.units.canonical_unit` does.
+    """
+    canonical = canonical_unit(quantity, unit)
+    # to_canonical is affine: the identity exactly when it keeps 0 and 1
+    zero, one = (to_canonical(x, unit) for x in (0.0, 1.0))  # type: ignore[arg-type]
+    identity = not unit or (zero == 0.0 and one == 1.0)
+    known = (canonical, identity)
+    if len(_UNITS_CACHE) < _UNITS_CACHE_MAX:
+        _UNITS_CACHE[(quantity, unit)] = known
+    return known
 
 
 def _check(r: RawReading, now_ns: int, max_future_ns: int) -> str | None:

@@ -10,10 +10,10 @@ client reconnects with exponential backoff.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import queue
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import topic_matches_sub
+from paho.mqtt.client import PUBACK, topic_matches_sub
 from paho.mqtt.enums import CallbackAPIVersion, LogLevel, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -35,12 +35,18 @@ from vth.gateways.journal import Journal
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.raster_ingest import RasterIngestor
 from vth.gateways.topics import TopicTemplate
+from vth.hosts import is_loopback
 from vth.models.inventory import Capability
 from vth.sensing.buffer import StreamBuffer
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2000
+#: How long the worker waits for more messages while they keep coming, and in all.
+_LINGER_S = 0.002
+_LINGER_MAX_S = 0.02
+#: The first two bytes of a PUBACK (type, remaining length 2), above a 16-bit message id.
+_PUBACK_HEADER = (PUBACK << 24) | (2 << 16)
 _SESSION_EXPIRY_S = 7 * 24 * 3600
 
 #: CONNACK refusals (MQTT 5 reason codes; paho maps the 3.1.1 return codes onto them)
@@ -192,15 +198,6 @@ class Ingestor:
         return outcome
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class MqttGateway:
     """Subscribes to a broker and feeds an :class:`Ingestor`.
 
@@ -315,11 +312,7 @@ class MqttGateway:
         client.max_inflight_messages_set(1000)
         if username is not None:
             client.username_pw_set(username, password)
-            if (
-                password is not None
-                and not self.address.tls
-                and not _is_loopback(self.address.host)
-            ):
+            if password is not None and not self.address.tls and not is_loopback(self.address.host):
                 log.warning(
                     "the MQTT password goes unencrypted to %s (mqtt://); use mqtts://", where
                 )
@@ -529,26 +522,46 @@ class MqttGateway:
         )
 
     def _work(self) -> None:
+        q = self._queue
         while True:
-            item = self._queue.get()
+            item = q.get()
             if item is None:
-                self._queue.task_done()
+                q.task_done()
                 return
             batch = [item]
-            while len(batch) < _BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._process(batch)
-                    for _ in range(len(batch) + 1):
-                        self._queue.task_done()
-                    return
-                batch.append(nxt)
+            stopping = self._fill(batch)
             self._process(batch)
-            for _ in batch:
-                self._queue.task_done()
+            for _ in range(len(batch) + stopping):
+                q.task_done()
+            if stopping:
+                return
+
+    def _fill(self, batch: list[tuple[int, int, str, bytes, int]]) -> bool:
+        """Add queued messages to ``batch``; True when it took the stop sentinel.
+
+        Up to :data:`_BATCH` messages. While messages keep arriving the worker sleeps
+        briefly for more (at most :data:`_LINGER_MAX_S` in all) rather than taking them
+        one by one: the network thread then reads without contending for the GIL, and
+        the costs per batch (journal fsync, acks) are shared by many messages. A message
+        that arrives alone waits one :data:`_LINGER_S`.
+        """
+        get = self._queue.get_nowait
+        grew = True
+        deadline = time.monotonic() + _LINGER_MAX_S
+        while len(batch) < _BATCH:
+            try:
+                item = get()
+            except queue.Empty:
+                if not grew or time.monotonic() >= deadline:
+                    return False
+                time.sleep(_LINGER_S)
+                grew = False
+                continue
+            if item is None:
+                return True
+            batch.append(item)
+            grew = True
+        return False
 
     def _process(self, batch: list[tuple[int, int, str, bytes, int]]) -> None:
         accepted: list[tuple[int, str, bytes]] = []
@@ -563,6 +576,27 @@ class MqttGateway:
                 accepted.append((received_ns, topic, payload))
         if self.journal is not None:
             self.journal.append(accepted)
+        self._ack(batch)
+
+    def _ack(self, batch: list[tuple[int, int, str, bytes, int]]) -> None:
+        """Acknowledge the QoS 1 and 2 messages of a batch (once it is journalled).
+
+        paho's public ``ack`` queues one PUBACK and wakes its network thread with a
+        ``send`` on a socket pair, per message. The PUBACKs of a batch go instead as one
+        queued packet of their concatenated bytes (4 each; the broker reads a stream):
+        one wake-up and one write. That uses paho's private ``_packet_queue`` (2.x);
+        without it, or without manual acks, each message takes the public ``ack``.
+        """
+        client = self._client
+        packet_queue = getattr(client, "_packet_queue", None)
+        if packet_queue is None or getattr(client, "_manual_ack", None) is not True:
+            for mid, qos, _topic, _payload, _received in batch:
+                if qos > 0:
+                    client.ack(mid, qos)
+            return
+        pubacks = [_PUBACK_HEADER | mid for mid, qos, _t, _p, _r in batch if qos == 1]
+        if pubacks:  # PUBACK: type 0x40, remaining length 2, the message id
+            packet_queue(PUBACK, struct.pack(f"!{len(pubacks)}I", *pubacks), 0, 1)
         for mid, qos, _topic, _payload, _received in batch:
-            if qos > 0:
-                self._client.ack(mid, qos)
+            if qos > 1:
+                client.ack(mid, qos)

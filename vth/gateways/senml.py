@@ -10,7 +10,6 @@ for the same sensor, else the canonical unit of its quantity.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from vth.gateways.decoding import RawReading, as_number, register_decoder
@@ -35,6 +34,7 @@ _KNOWN_FIELDS = {
     "t",
     "ut",
 }
+_VALUE_FIELDS = frozenset({"v", "vs", "vb", "vd", "s"})
 
 
 @register_decoder("senml")
@@ -48,11 +48,13 @@ def decode_senml(data: Any, topic_sensor: str, now_ns: int) -> tuple[list[RawRea
     problems: list[str] = []
     base_name, base_time, base_unit, base_value = "", 0.0, None, 0.0
     last_unit: dict[str, str] = {}
+    known = _KNOWN_FIELDS
     for i, record in enumerate(data):
-        where = f"record {i}"
         if not isinstance(record, dict):
-            problems.append(f"{where}: not a JSON object")
+            problems.append(f"record {i}: not a JSON object")
             continue
+        # The common record (known fields, a numeric "v") takes the straight path: the
+        # messages of problems are only formatted when there is one.
         try:
             if "bn" in record:
                 base_name = _text(record["bn"], "bn")
@@ -62,39 +64,67 @@ def decode_senml(data: Any, topic_sensor: str, now_ns: int) -> tuple[list[RawRea
                 base_unit = _text(record["bu"], "bu")
             if "bv" in record:
                 base_value = as_number(record["bv"], "bv")
-            unknown = sorted(set(record) - _KNOWN_FIELDS)
-            if unknown and not all(k.endswith("_") for k in unknown):
-                problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+            if not record.keys() <= known:
+                unknown = sorted(set(record) - known)
+                if not all(k.endswith("_") for k in unknown):
+                    problems.append(f"record {i}: unknown field(s) {', '.join(unknown)}")
+                    continue
+            if "v" not in record:
+                problem = _valueless(record, base_name)
+                if problem is not None:
+                    problems.append(f"record {i}: {problem}")
                 continue
-            if not ({"v", "vs", "vb", "vd", "s"} & set(record)):
-                if "n" in record:
-                    problems.append(f"{where}: record {record['n']!r} has no value")
-                continue  # a record with only base fields
-            name = base_name + _text(record.get("n", ""), "n")
+            n = record.get("n", "")
+            name = base_name + (n if isinstance(n, str) else _text(n, "n"))
             if not name:
-                problems.append(f"{where}: record has no name (n or bn)")
+                problems.append(f"record {i}: record has no name (n or bn)")
                 continue
             sensor, _, quantity = name.rpartition(":")
             sensor = sensor or topic_sensor
-            if "v" not in record:
-                problems.append(f"{where}: {name}: only numeric values (v) are supported")
-                continue
-            value = base_value + as_number(record["v"], f"{name}.v")
-            t = base_time + (as_number(record["t"], f"{name}.t") if "t" in record else 0.0)
-            if not math.isfinite(t) or abs(t) > _LATEST_S:
+            v = record["v"]
+            value = base_value + (v if type(v) is float else as_number(v, f"{name}.v"))
+            if "t" in record:
+                rt = record["t"]
+                t = base_time + (rt if type(rt) is float else as_number(rt, f"{name}.t"))
+            else:
+                t = base_time + 0.0
+            if not -_LATEST_S <= t <= _LATEST_S:  # also NaN and infinities
                 raise ValueError(f"{name}: time {t} is not a plausible SenML time")
             offset_ns = round(t * 1e9)
             time_ns = offset_ns if abs(t) >= _RELATIVE_LIMIT else now_ns + offset_ns
-            unit = _text(record["u"], "u") if "u" in record else base_unit
+            if "u" in record:
+                unit = record["u"]
+                if not isinstance(unit, str):
+                    unit = _text(unit, "u")
+            else:
+                unit = base_unit
             if unit is None:
                 unit = last_unit.get(sensor)
             elif unit:
                 last_unit[sensor] = unit
         except ValueError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.append(f"record {i}: {exc}")
             continue
         readings.append(RawReading(sensor, quantity, time_ns, value, unit))
     return readings, problems
+
+
+def _valueless(record: dict[str, Any], base_name: str) -> str | None:
+    """What is wrong with a record without a numeric value (None: a base-only record).
+
+    Raises
+    ------
+    ValueError
+        When its name is not a string.
+    """
+    if _VALUE_FIELDS.isdisjoint(record):
+        if "n" in record:
+            return f"record {record['n']!r} has no value"
+        return None  # a record with only base fields
+    name = base_name + _text(record.get("n", ""), "n")
+    if not name:
+        return "record has no name (n or bn)"
+    return f"{name}: only numeric values (v) are supported"
 
 
 def _text(value: Any, what: str) -> str:
