@@ -32,9 +32,10 @@ pytest: $(STAMP)
 	exit $$rc
 
 # Known vulnerabilities (PyPI's advisory data) of everything installed in .venv but the
-# project itself. Exit 1: vulnerabilities found. Exit 3: the audit could not run (network
-# error, or dependencies the service could not look up: pip-audit would skip them and
-# pass, and an index or proxy that answers 404 for every version must not look clean).
+# project itself. Fails when vulnerabilities are found, and when the audit could not run:
+# a network error, or dependencies the service could not look up (pip-audit would skip
+# them and pass; a proxy that answers 404 for every version must not look clean). The
+# last line says which; .ci/run reads it.
 # Add `--ignore-vuln ID` to AUDIT_ARGS only with a comment saying why (no fix released yet).
 AUDIT_ARGS ?=
 audit: $(STAMP)
