@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.mqtt import Broker, mosquitto_executable
+from bench.mqtt import BROKER_OPTIONS
 from vth.api.store import AlertFilter
 from vth.demo.simulator import Publisher, floor_minutes
+from vth.gateways.mosquitto import MosquittoProcess, find_mosquitto
 from vth.models import load_profiles
 from vth.runtime import Service
 from vth.settings import Settings
@@ -124,14 +125,14 @@ def latency_rows() -> list[Row]:
         f"exceedance -> alert in the SQLite store (Mosquitto, gateway + journal, compliance "
         f"detector, {PEAKS} exceedances)"
     )
-    broker_exe = mosquitto_executable()
+    broker_exe = find_mosquitto()
     if broker_exe is None:
         missing = "not measured: mosquitto not installed (apt-get install mosquitto)"
         return [(what, missing, "-", TARGET)]
     logging.getLogger("vth").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="vth-bench-latency-") as name:
         tmp = Path(name)
-        broker = Broker(broker_exe, tmp)
+        broker = MosquittoProcess.on_free_port(broker_exe, tmp, BROKER_OPTIONS)
         broker.start()
         service = None
         publisher = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from vth.gateways.broker import free_port
+from vth.gateways.mosquitto import MosquittoProcess, find_mosquitto
 from vth.gateways.mqtt import Ingestor, MqttGateway
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.topics import TopicTemplate
@@ -47,72 +46,15 @@ TARGETS = {
 INSTALL = "apt-get install mosquitto mosquitto-clients"
 
 
-def mosquitto_executable() -> str | None:
-    """Path of the ``mosquitto`` broker, if installed (Debian puts it in /usr/sbin)."""
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-
-
-class Broker:
-    """A throw-away Mosquitto on a free loopback port that queues for offline sessions.
-
-    Parameters
-    ----------
-    executable
-        The ``mosquitto`` binary.
-    workdir
-        Where its configuration and log go.
-    """
-
-    def __init__(self, executable: str, workdir: Path) -> None:
-        self.executable = executable
-        self.port = free_port()
-        self.config = workdir / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "queue_qos0_messages true\n"
-            "max_queued_messages 1000000\n"
-            "max_queued_bytes 0\n"
-            "max_inflight_messages 0\n"
-        )
-        self.log = workdir / "mosquitto.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """``mqtt://127.0.0.1:port``."""
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the broker; return once it accepts connections."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [self.executable, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on port {self.port}: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        """Terminate the broker (kill it when it does not stop within 10 s)."""
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+#: Broker settings of the runs: queue everything (QoS 0 too) for offline sessions.
+BROKER_OPTIONS = (
+    "allow_anonymous true\n"
+    "persistence false\n"
+    "queue_qos0_messages true\n"
+    "max_queued_messages 1000000\n"
+    "max_queued_bytes 0\n"
+    "max_inflight_messages 0\n"
+)
 
 
 def senml_lines(n: int) -> list[bytes]:
@@ -232,7 +174,7 @@ def _what(qos: int) -> str:
 
 def mqtt_rows() -> list[Row]:
     """Rows of the results table: gateway msg/s at QoS 0 and 1, next to ``mosquitto_sub``."""
-    broker_exe = mosquitto_executable()
+    broker_exe = find_mosquitto()
     if broker_exe is None:
         missing = f"not measured: mosquitto not installed ({INSTALL})"
         return [(_what(q), missing, "-", TARGETS[q]) for q in (0, 1)]
@@ -240,7 +182,7 @@ def mqtt_rows() -> list[Row]:
     n = MESSAGES
     rows = []
     with tempfile.TemporaryDirectory(prefix="vth-bench-mqtt-") as tmp:
-        broker = Broker(broker_exe, Path(tmp))
+        broker = MosquittoProcess.on_free_port(broker_exe, Path(tmp), BROKER_OPTIONS)
         broker.start()
         try:
             runs = [(q, r) for q in (0, 1) for r in range(REPEATS)]

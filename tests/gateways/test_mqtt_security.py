@@ -30,11 +30,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
-from tests.conftest import EXAMPLE_PROFILES, _require_mosquitto, _wait_for_port
+from tests.conftest import EXAMPLE_PROFILES, _require_mosquitto
 from tests.gateways.test_mqtt_gateway import wait_for
 from vth.cli import app
 from vth.gateways.broker import free_port
 from vth.gateways.errors import BrokerError
+from vth.gateways.mosquitto import MosquittoProcess
 from vth.gateways.mqtt import Ingestor, MqttGateway
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.topics import TopicTemplate
@@ -202,25 +203,23 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
         f"listener {ports[3]} 127.0.0.1\n{tls}"
         "require_certificate true\n"
     )
-    log = work / "mosquitto.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen([exe, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT)
+    broker = MosquittoProcess(exe, config, ports)
+    broker.start()
     try:
-        for port in ports:
-            try:
-                _wait_for_port(port)
-            except RuntimeError:
-                raise RuntimeError(f"mosquitto did not start:\n{log.read_text()}") from None
         plain, tls_port, wrong_name, mtls = ports
         yield SecureBroker(
-            plain, tls_port, wrong_name, mtls, ca_file, other_ca_file, client_cert, client_key, log
+            plain,
+            tls_port,
+            wrong_name,
+            mtls,
+            ca_file,
+            other_ca_file,
+            client_cert,
+            client_key,
+            broker.log,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        broker.stop()
 
 
 # --- helpers -----------------------------------------------------------------------------------
