@@ -143,7 +143,7 @@ def decode_payload(
     for r in raw:
         value, time_ns = r.value, r.time_ns
         if not isfinite(value) or time_ns > latest_ns or time_ns < EARLIEST_NS:
-            out_problems.append(_check(r, now_ns, max_future_ns) or "")  # never None here
+            out_problems.append(_problem(r, now_ns, max_future_ns))
             continue
         quantity, unit = r.quantity, r.unit
         known = units.get((quantity, unit))
@@ -184,7 +184,8 @@ def _canonical(quantity: str, unit: str | None) -> tuple[str, bool]:
     return known
 
 
-def _check(r: RawReading, now_ns: int, max_future_ns: int) -> str | None:
+def _problem(r: RawReading, now_ns: int, max_future_ns: int) -> str:
+    """Why a reading failed the checks of :func:`decode_payload` (value, then time)."""
     where = f"{r.sensor_id}/{r.quantity}"
     if not math.isfinite(r.value):
         return f"{where}: value is {r.value} (not a finite number)"
@@ -194,13 +195,8 @@ def _check(r: RawReading, now_ns: int, max_future_ns: int) -> str | None:
             f"{where}: time is {ahead:.0f} s ahead of the gateway clock "
             f"(more than {max_future_ns / 1e9:.0f} s): clock skew; check the sensor's clock"
         )
-    if r.time_ns < EARLIEST_NS:
-        seconds = r.time_ns / 1e9
-        return (
-            f"{where}: time {seconds:.0f} s since the epoch is before 2000; "
-            "check the sensor's clock"
-        )
-    return None
+    seconds = r.time_ns / 1e9  # the one check left: before EARLIEST_NS
+    return f"{where}: time {seconds:.0f} s since the epoch is before 2000; check the sensor's clock"
 
 
 def as_number(value: Any, what: str) -> float:
