@@ -516,11 +516,12 @@ def _check_serve(settings: Settings) -> None:
 
 def _check_mqtt(settings: Settings) -> None:
     """Print the broker, login and TLS files the gateway would use; never the password."""
+    from vth.hosts import is_tls_broker_url
+
     url = settings.broker_url
     if not url:
         out.print(f"MQTT: embedded broker on port {settings.embedded_broker_port}", highlight=False)
         return
-    tls = url.startswith(("mqtts://", "ssl://"))
     login = (
         f"user {settings.mqtt_username}, password: "
         + ("set" if settings.mqtt_password is not None else "not set")
@@ -528,7 +529,7 @@ def _check_mqtt(settings: Settings) -> None:
         else "anonymous"
     )
     out.print(f"MQTT: broker {url}; {login}", highlight=False, soft_wrap=True)
-    if tls:
+    if is_tls_broker_url(url):
         ca = settings.mqtt_ca_file or "the system's CA certificates"
         client = (
             f"client certificate {settings.mqtt_cert_file} (key {settings.mqtt_key_file})"

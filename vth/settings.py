@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vth.hosts import is_tls_broker_url
+
 
 class Settings(BaseSettings):
     """Configuration of the service (API, gateway and detection loop)."""
@@ -210,7 +212,7 @@ class Settings(BaseSettings):
             return value
         if not value.is_file():
             raise ValueError(f"no such file: {value}")
-        if not (info.data.get("broker_url") or "").startswith(("mqtts://", "ssl://")):
+        if not is_tls_broker_url(info.data.get("broker_url") or ""):
             raise ValueError(f"{info.field_name} is for TLS: broker_url must be mqtts://host:port")
         return value
 

@@ -35,7 +35,7 @@ from vth.gateways.journal import Journal
 from vth.gateways.quarantine import Quarantine
 from vth.gateways.raster_ingest import RasterIngestor
 from vth.gateways.topics import TopicTemplate
-from vth.hosts import is_loopback
+from vth.hosts import MQTT_TLS_SCHEMES, is_loopback
 from vth.models.inventory import Capability
 from vth.sensing.buffer import StreamBuffer
 
@@ -85,7 +85,7 @@ class BrokerAddress:
             raise BrokerError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
         if not parsed.hostname:
             raise BrokerError(f"broker URL {url!r} has no host")
-        tls = parsed.scheme in ("mqtts", "ssl")
+        tls = parsed.scheme in MQTT_TLS_SCHEMES
         return cls(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
 
 
