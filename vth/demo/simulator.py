@@ -198,13 +198,19 @@ class StreamSimulator:
 class Publisher:
     """A small paho client publishing QoS 1 messages (the sensors' side of the demo)."""
 
-    #: Messages in flight at most before waiting for their acknowledgements.
-    CHUNK = 20_000
+    #: Messages sent and not yet acknowledged, at most. paho's message ids wrap at 65535,
+    #: and paho scans all its pending messages on every acknowledgement, so the window
+    #: stays small; the broker's acknowledgements pace the sending.
+    WINDOW = 1000
+    #: Seconds to wait for an acknowledgement before giving up.
+    TIMEOUT_S = 30.0
 
     def __init__(self, broker_url: str, client_id: str = "vth-simulator") -> None:
         address = BrokerAddress.parse(broker_url)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.max_inflight_messages_set(200)
+        self.client.max_inflight_messages_set(0)  # the window limits instead of paho's queue
+        self._window = threading.Semaphore(self.WINDOW)
+        self.client.on_publish = lambda *_: self._window.release()
         self.client.connect(address.host, address.port, keepalive=30)
         self.client.loop_start()
 
@@ -213,29 +219,27 @@ class Publisher:
     ) -> int:
         """Publish and wait until the broker has every message; return the count.
 
-        Messages go out in chunks of :attr:`CHUNK`, each acknowledged before the next:
-        paho's message ids wrap at 65535, so more than that in flight would collide.
-
         Raises
         ------
         BrokerError
-            When the broker has not acknowledged a message within 30 s.
+            When the broker has not acknowledged a message within :attr:`TIMEOUT_S`.
         """
         count = 0
-        chunk: list[mqtt.MQTTMessageInfo] = []
         for topic, payload in messages:
-            chunk.append(self.client.publish(topic, payload, qos=qos))
-            if len(chunk) == self.CHUNK:
-                count += self._wait(chunk)
-                chunk = []
-        return count + self._wait(chunk)
+            self._acquire()
+            self.client.publish(topic, payload, qos=qos)
+            count += 1
+        for _ in range(self.WINDOW):  # every message sent is acknowledged
+            self._acquire()
+        for _ in range(self.WINDOW):
+            self._window.release()
+        return count
 
-    def _wait(self, infos: list[mqtt.MQTTMessageInfo]) -> int:
-        for info in infos:
-            info.wait_for_publish(timeout=30)
-            if not info.is_published():
-                raise BrokerError(f"the broker did not acknowledge message {info.mid} within 30 s")
-        return len(infos)
+    def _acquire(self) -> None:
+        if not self._window.acquire(timeout=self.TIMEOUT_S):
+            raise BrokerError(
+                f"the MQTT broker did not acknowledge a message within {self.TIMEOUT_S:g} s"
+            )
 
     def close(self) -> None:
         """Disconnect."""
