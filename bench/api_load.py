@@ -259,21 +259,21 @@ def _check_stored(post: WrkResult, stored: Stored) -> str:
 
 def _write_keys(path: Path) -> tuple[str, str]:
     """A keys file with a gateway and a DCMR inspector key; returns (gateway, inspector)."""
-    from vth.api.auth import digest, new_key
+    import yaml
+
+    from vth.api.auth import ApiKey, digest, new_key
 
     gateway, inspector = new_key(), new_key()
-    path.write_text(
-        "keys:\n"
-        "  - name: bench-gateway\n"
-        "    role: gateway\n"
-        "    agency: DCMR\n"
-        f'    key_sha256: "{digest(gateway)}"\n'
-        "  - name: bench-inspector\n"
-        "    role: inspector\n"
-        "    agency: DCMR\n"
-        f'    key_sha256: "{digest(inspector)}"\n',
-        encoding="utf-8",
-    )
+    entries = [
+        ApiKey(name=name, role=role, agency="DCMR", key_sha256=digest(key)).model_dump(
+            exclude_none=True
+        )
+        for name, role, key in (
+            ("bench-gateway", "gateway", gateway),
+            ("bench-inspector", "inspector", inspector),
+        )
+    ]
+    path.write_text(yaml.safe_dump({"keys": entries}, sort_keys=False), encoding="utf-8")
     return gateway, inspector
 
 
